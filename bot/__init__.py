@@ -1,0 +1,1 @@
+"""newsbot: breaking news alerts for Telegram chats."""
