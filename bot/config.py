@@ -1,0 +1,123 @@
+"""Typed settings, read from the environment and a `.env` file in the working directory."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Telegram tokens look like "123456789:AA..." (bot id, colon, 35 url-safe characters);
+# accept a little more latitude on the secret's length than @BotFather hands out today.
+TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
+
+TOKEN_HELP = (
+    "Create a bot with @BotFather in Telegram (send /newbot), copy the token it gives you "
+    "and set it: TELEGRAM_BOT_TOKEN=123456789:AA... in the environment or in .env"
+)
+
+
+class SettingsError(Exception):
+    """Settings that can't be used; the message names the variable and the fix."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; documented one per line in .env.example."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    database_url: str = "sqlite:///newsbot.db"
+    feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    poll_interval_seconds: int = Field(default=120, ge=1)
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    allow_private_networks: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    # Fetching (feeds and article pages)
+    fetch_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    fetch_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    fetch_concurrency: int = Field(default=16, ge=1, le=256)
+    feed_disable_after_errors: int = Field(default=100, ge=1)
+    entry_retention_days: int = Field(default=30, ge=1)
+
+    # Summaries
+    fetch_articles: bool = True
+    summary_max_chars: int = Field(default=400, ge=80, le=2000)
+
+    # Delivery
+    send_rate: float = Field(default=25.0, gt=0, le=1000)
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _feeds_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admins_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("feeds")
+    @classmethod
+    def _feed_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return list(dict.fromkeys(value))
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _blank_token(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    def bot_token(self) -> str:
+        """Return the token, or raise SettingsError saying how to get one."""
+        if self.telegram_bot_token is None:
+            raise SettingsError(f"TELEGRAM_BOT_TOKEN is not set. {TOKEN_HELP}")
+        token = self.telegram_bot_token.get_secret_value()
+        if not TOKEN_RE.match(token):
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN does not look like a bot token (expected digits, a colon "
+                f"and a long secret). {TOKEN_HELP}"
+            )
+        return token
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """Turn pydantic's report into one line per bad variable, without echoing secrets."""
+    lines = []
+    for problem in err.errors():
+        name = str(problem["loc"][0]).upper() if problem["loc"] else "settings"
+        msg = problem["msg"].removeprefix("Value error, ")
+        if "token" in name.lower():
+            lines.append(f"{name}: {msg}")
+        else:
+            lines.append(f"{name}: {msg} (got {problem.get('input')!r})")
+    return "Invalid settings: " + "; ".join(lines)
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings now (never at import), raising SettingsError with a clear message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise SettingsError(describe_validation_error(err)) from None

@@ -1,0 +1,146 @@
+"""SQLModel tables. The schema itself is owned by the Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Store aware UTC datetimes; give them back aware on every backend (SQLite drops zones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Chat(SQLModel, table=True):
+    """A chat that started the bot: private chat, group, supergroup or channel."""
+
+    id: int = Field(
+        sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    type: str = Field(max_length=16)
+    title: str | None = Field(default=None, max_length=256)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class Topic(SQLModel, table=True):
+    """A distinct query, shared by every chat that subscribes to it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    canonical: str = Field(max_length=600, unique=True)
+    display: str = Field(max_length=600)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class Subscription(SQLModel, table=True):
+    """A chat's subscription to a topic; alerts go to `thread_id` in forum groups."""
+
+    chat_id: int = Field(
+        sa_type=sa.BigInteger, foreign_key="chat.id", primary_key=True, ondelete="CASCADE"
+    )
+    topic_id: int = Field(foreign_key="topic.id", primary_key=True, ondelete="CASCADE", index=True)
+    thread_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class Feed(SQLModel, table=True):
+    """A watched feed and its health."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2048, unique=True)
+    title: str | None = Field(default=None, max_length=300)
+    enabled: bool = Field(default=True)
+    # False until the first successful poll stored the feed's entries as history.
+    seeded: bool = Field(default=False)
+    etag: str | None = Field(default=None, max_length=512)
+    last_modified: str | None = Field(default=None, max_length=128)
+    error_count: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=500)
+    last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    last_polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime(), index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class Entry(SQLModel, table=True):
+    """A story seen in a feed, identified by `key` within its feed."""
+
+    __table_args__ = (sa.UniqueConstraint("feed_id", "key", name="uq_entry_feed_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id", ondelete="CASCADE", index=True)
+    key: str = Field(max_length=600)
+    link: str | None = Field(default=None, max_length=2048)
+    link_key: str | None = Field(default=None, max_length=2048, index=True)
+    title: str = Field(max_length=400)
+    summary: str = Field(default="", sa_type=sa.Text)
+    categories: str = Field(default="", sa_type=sa.Text)  # newline-separated
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), index=True)
+    # Stored when the feed was first seen, or a copy of a story another feed brought first:
+    # kept for /latest and dedup, alerts no one.
+    is_history: bool = Field(default=False)
+
+
+class Broadcast(SQLModel, table=True):
+    """An operator's message to every active chat."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    admin_user_id: int = Field(sa_type=sa.BigInteger)
+    admin_chat_id: int = Field(sa_type=sa.BigInteger)
+    admin_message_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    text: str = Field(sa_type=sa.Text)
+    state: str = Field(default="draft", max_length=16)  # draft, sending, done, cancelled
+    total: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class Delivery(SQLModel, table=True):
+    """One outbox row: a message for one chat, an alert (entry) or a broadcast."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("chat_id", "entry_id", name="uq_delivery_chat_entry"),
+        sa.UniqueConstraint("chat_id", "broadcast_id", name="uq_delivery_chat_broadcast"),
+        sa.Index("ix_delivery_due", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_type=sa.BigInteger, foreign_key="chat.id", ondelete="CASCADE")
+    thread_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    entry_id: int | None = Field(default=None, foreign_key="entry.id", ondelete="CASCADE")
+    broadcast_id: int | None = Field(
+        default=None, foreign_key="broadcast.id", ondelete="CASCADE", index=True
+    )
+    state: str = Field(default="queued", max_length=16)  # queued, sending, sent, failed, cancelled
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime())

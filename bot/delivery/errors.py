@@ -1,0 +1,69 @@
+"""Map Bot API errors to what the outbox does next (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import httpx
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+
+class Action(Enum):
+    RETRY_AFTER = "retry_after"  # 429: wait the given time, do not count an attempt
+    DEACTIVATE = "deactivate"  # 403 or chat not found: stop sending to the chat
+    MIGRATE = "migrate"  # group became a supergroup: move and resend
+    PLAIN_TEXT = "plain_text"  # our HTML or length was wrong: resend once as plain text
+    RETRY = "retry"  # not sent (5xx, connection refused, pool timeout): back off and retry
+    UNKNOWN = "unknown"  # the request may have reached Telegram: don't resend blindly
+    FAIL = "fail"  # any other refusal: resending won't help
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    action: Action
+    reason: str
+    retry_after: float = 0.0
+    new_chat_id: int | None = None
+
+
+# The request never left this process, or Telegram never read it whole: safe to resend.
+_NOT_SENT = (httpx.PoolTimeout, httpx.ConnectTimeout, httpx.ConnectError, httpx.WriteTimeout)
+
+
+def classify(err: TelegramError) -> Outcome:
+    """Decide what to do with a failed send."""
+    if isinstance(err, RetryAfter):
+        seconds = err.retry_after
+        wait = seconds.total_seconds() if hasattr(seconds, "total_seconds") else float(seconds)
+        return Outcome(
+            Action.RETRY_AFTER, f"flood control: retry after {wait:g}s", retry_after=wait
+        )
+    if isinstance(err, ChatMigrated):
+        return Outcome(Action.MIGRATE, "chat migrated", new_chat_id=int(err.new_chat_id))
+    if isinstance(err, Forbidden):
+        return Outcome(Action.DEACTIVATE, err.message)
+    if isinstance(err, BadRequest):
+        text = err.message.lower()
+        if "chat not found" in text or "user is deactivated" in text:
+            return Outcome(Action.DEACTIVATE, err.message)
+        if "can't parse entities" in text or "message is too long" in text:
+            return Outcome(Action.PLAIN_TEXT, err.message)
+        return Outcome(Action.FAIL, err.message)
+    if isinstance(err, TimedOut | NetworkError):
+        cause = err.__cause__
+        if isinstance(err, TimedOut) and cause is None and "pool timeout" in err.message.lower():
+            return Outcome(Action.RETRY, err.message)
+        if isinstance(cause, _NOT_SENT) or (cause is None and not isinstance(err, TimedOut)):
+            # Bad Gateway and other 5xx arrive as NetworkError without an httpx cause.
+            return Outcome(Action.RETRY, err.message)
+        return Outcome(Action.UNKNOWN, err.message or type(cause).__name__)
+    return Outcome(Action.FAIL, err.message)

@@ -1,0 +1,96 @@
+"""Render alerts and other messages as Telegram HTML; everything from feeds is escaped."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+# Telegram counts a text's length after entity parsing (Bot API, sendMessage: 1-4096 characters).
+MAX_MESSAGE_CHARS = 4096
+MAX_TITLE_CHARS = 300
+READ_MORE = "Read the full story"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What an alert needs to know about a story; pure data, no database rows."""
+
+    title: str
+    summary: str
+    link: str | None
+    source: str
+    published: datetime | None
+
+
+def esc(text: str) -> str:
+    """Escape text for Telegram's HTML parse mode."""
+    return html.escape(text, quote=False)
+
+
+def esc_attr(text: str) -> str:
+    """Escape text for an HTML attribute value."""
+    return html.escape(text, quote=True)
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split()) if "\n" not in text else text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+def format_time(when: datetime | None) -> str:
+    """Return a short UTC time stamp, e.g. '27 Nov 2026, 14:05 UTC'."""
+    if when is None:
+        return ""
+    when = when.astimezone(UTC)
+    return f"{when.day} {when:%b %Y, %H:%M} UTC"
+
+
+def safe_link(link: str | None) -> str | None:
+    """Return the link if it is an http(s) URL Telegram will accept in an <a href>."""
+    if not link:
+        return None
+    link = link.strip()
+    if not link.lower().startswith(("http://", "https://")) or any(c.isspace() for c in link):
+        return None
+    return link if len(link) <= 2048 else None
+
+
+def render_alert(alert: Alert) -> str:
+    """Return the alert as HTML: bold headline, summary, source and time, link."""
+    title = _cut(alert.title or "(untitled)", MAX_TITLE_CHARS)
+    meta = " · ".join(p for p in (alert.source, format_time(alert.published)) if p)
+    link = safe_link(alert.link)
+    tail = []
+    if meta:
+        tail.append(f"<i>{esc(_cut(meta, 200))}</i>")
+    if link:
+        tail.append(f'<a href="{esc_attr(link)}">{READ_MORE}</a>')
+    # Budget the summary on visible characters so the whole message stays under the limit.
+    visible_fixed = len(title) + len(_cut(meta, 200)) + (len(READ_MORE) if link else 0)
+    budget = MAX_MESSAGE_CHARS - visible_fixed - 8
+    summary = _cut(alert.summary, budget) if alert.summary.strip() else ""
+    blocks = [f"<b>{esc(title)}</b>"]
+    if summary:
+        blocks.append(esc(summary))
+    if tail:
+        blocks.append("\n".join(tail))
+    return "\n\n".join(blocks)
+
+
+def render_plain(alert: Alert) -> str:
+    """Return the alert as plain text, cut to Telegram's limit (fallback for render bugs)."""
+    lines = [alert.title, alert.summary, alert.source, safe_link(alert.link) or ""]
+    text = "\n\n".join(line for line in lines if line)
+    return _cut(text, MAX_MESSAGE_CHARS)
+
+
+def render_broadcast(text: str) -> str:
+    """Return an operator's broadcast as HTML: their text, escaped."""
+    return esc(_cut(text, MAX_MESSAGE_CHARS))
