@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from enum import Enum
 
@@ -42,7 +43,10 @@ _NOT_SENT = (httpx.PoolTimeout, httpx.ConnectTimeout, httpx.ConnectError, httpx.
 def classify(err: TelegramError) -> Outcome:
     """Decide what to do with a failed send."""
     if isinstance(err, RetryAfter):
-        seconds = err.retry_after
+        with warnings.catch_warnings():
+            # PTB 22.2+ warns that retry_after becomes a timedelta; accept both shapes.
+            warnings.simplefilter("ignore")
+            seconds = err.retry_after
         wait = seconds.total_seconds() if hasattr(seconds, "total_seconds") else float(seconds)
         return Outcome(
             Action.RETRY_AFTER, f"flood control: retry after {wait:g}s", retry_after=wait

@@ -1,0 +1,124 @@
+"""Store a feed's new entries and queue their alerts in one transaction."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.db import repo
+from bot.db.engine import session_scope
+from bot.db.models import Entry, utcnow
+from bot.topics import Document, QueryError, TopicIndex, parse_query
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """A parsed entry ready to store: identity, display fields and its summary."""
+
+    key: str
+    link: str | None
+    link_key: str | None
+    title: str
+    summary: str
+    feed_summary: str
+    categories: tuple[str, ...]
+    published: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreReport:
+    stored: int
+    alerts_queued: int
+
+
+def document_for(*, title: str, summary: str, categories: tuple[str, ...] | list[str]) -> Document:
+    """Return the matching document for a story: title, summary text and categories."""
+    return Document.from_fields(title=title, summary=summary, categories=categories)
+
+
+class TopicCache:
+    """The matching index of every distinct topic, rebuilt when the topic table changes."""
+
+    def __init__(self) -> None:
+        self._index = TopicIndex()
+        self._version: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def get(self, *, session: Session) -> TopicIndex:
+        """Return an index that reflects the topics stored now."""
+        version = repo.topics_version(session=session)
+        with self._lock:
+            if version != self._version:
+                index = TopicIndex()
+                for topic in repo.all_topics(session=session):
+                    assert topic.id is not None
+                    try:
+                        index.add(topic.id, parse_query(topic.display))
+                    except QueryError:
+                        log.warning("topic %d no longer parses; ignored", topic.id)
+                self._index, self._version = index, version
+            return self._index
+
+
+def store_entries(
+    *,
+    engine: Engine,
+    topics: TopicCache,
+    feed_id: int,
+    items: list[NewEntry],
+    history: bool,
+) -> StoreReport:
+    """Store new entries; unless they are history, queue an alert per subscribed chat.
+
+    A story whose canonical link another feed already brought is stored as history:
+    a chat gets one alert per story, whichever feed carries it.
+    """
+    stored = queued = 0
+    now = utcnow()
+    with session_scope(engine) as session:
+        known = repo.known_keys(session=session, feed_id=feed_id, keys=[i.key for i in items])
+        link_keys = [i.link_key for i in items if i.link_key]
+        seen_links = repo.known_link_keys(session=session, link_keys=link_keys)
+        index = None if history else topics.get(session=session)
+        for item in items:
+            if item.key in known:
+                continue
+            known.add(item.key)
+            duplicate = bool(item.link_key and item.link_key in seen_links)
+            if item.link_key:
+                seen_links.add(item.link_key)
+            entry = Entry(
+                feed_id=feed_id,
+                key=item.key,
+                link=item.link,
+                link_key=item.link_key,
+                title=item.title[:400],
+                summary=item.summary,
+                categories="\n".join(item.categories),
+                published_at=item.published,
+                seen_at=now,
+                is_history=history or duplicate,
+            )
+            session.add(entry)
+            session.flush()
+            stored += 1
+            if entry.is_history or index is None:
+                continue
+            assert entry.id is not None
+            doc = document_for(
+                title=item.title,
+                summary=f"{item.feed_summary}\n{item.summary}",
+                categories=item.categories,
+            )
+            topic_ids = index.match(doc)
+            if topic_ids:
+                chats = repo.subscribers_for_topics(session=session, topic_ids=topic_ids)
+                queued += repo.enqueue_entry(session=session, entry_id=entry.id, chats=chats)
+    return StoreReport(stored=stored, alerts_queued=queued)

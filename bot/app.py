@@ -1,0 +1,177 @@
+"""The one place where handlers, jobs, the outbox sender and start/stop work are wired."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.alerts import TopicCache
+from bot.config import Settings
+from bot.db import repo
+from bot.db.models import utcnow
+from bot.delivery.sender import Sender
+from bot.handlers import broadcast as bc_handlers
+from bot.handlers import commands
+from bot.state import STATE_KEY, AppState, Context, state
+from bot.watcher import FeedWatcher
+
+log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+MENU = [
+    BotCommand("subscribe", "Follow a topic, e.g. /subscribe kosovo"),
+    BotCommand("unsubscribe", "Stop following a topic"),
+    BotCommand("topics", "List this chat's topics"),
+    BotCommand("latest", "The newest story, e.g. /latest nato"),
+    BotCommand("help", "What I do and how"),
+    BotCommand("start", "Start receiving alerts"),
+]
+
+BROADCAST_REPORT_SECONDS = 2.0
+PRUNE_EVERY = timedelta(days=1)
+
+# Commands arrive as messages in chats and groups, and as channel posts in channels.
+COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+
+
+async def poll_feeds(context: Context) -> None:
+    """Job: poll the feeds that are due."""
+    await state(context).watcher.poll_round()
+
+
+async def prune_entries(context: Context) -> None:
+    """Job: drop stories older than the retention period."""
+    app = state(context)
+    cutoff = repo.retention_cutoff(now=utcnow(), days=app.settings.entry_retention_days)
+    removed = await app.db(lambda s: repo.prune_entries(session=s, older_than=cutoff))
+    if removed:
+        log.info("pruned %d entries older than %s", removed, cutoff.date())
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log the failure (never the user's text) and apologise in the chat."""
+    err = context.error
+    log.error("handler failed: %s", type(err).__name__, exc_info=err)
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await update.effective_message.reply_text(
+                "Sorry, something went wrong on my side. Please try again in a minute."
+            )
+        except Exception:
+            log.debug("could not apologise", exc_info=True)
+
+
+def build_application(
+    settings: Settings, *, engine: Engine
+) -> AnyApplication:
+    """Build the Telegram application with everything registered."""
+    token = settings.bot_token()
+    base = settings.telegram_api_base_url
+    file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base)
+        .base_file_url(file_base)
+        .concurrent_updates(8)
+        .post_init(_post_init)
+        .post_stop(_post_stop)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    topics = TopicCache()
+    watcher = FeedWatcher(engine=engine, settings=settings, topics=topics)
+    app_state = AppState(settings=settings, engine=engine, topics=topics, watcher=watcher)
+    application.bot_data[STATE_KEY] = app_state
+    sender = Sender(engine=engine, bot=application.bot, rate=settings.send_rate)
+    app_state.sender = sender
+    watcher.on_queued = sender.wake
+
+    add = application.add_handler
+    add(CommandHandler("start", commands.start, filters=COMMAND_UPDATES))
+    add(CommandHandler("help", commands.help_command, filters=COMMAND_UPDATES))
+    add(CommandHandler("subscribe", commands.subscribe, filters=COMMAND_UPDATES))
+    add(CommandHandler("unsubscribe", commands.unsubscribe, filters=COMMAND_UPDATES))
+    add(CommandHandler("topics", commands.topics, filters=COMMAND_UPDATES))
+    add(CommandHandler("latest", commands.latest, filters=COMMAND_UPDATES))
+    add(CommandHandler("broadcast", bc_handlers.broadcast, filters=COMMAND_UPDATES))
+    add(CallbackQueryHandler(bc_handlers.broadcast_button, pattern=r"^bc:(confirm|cancel):"))
+    add(
+        MessageHandler(
+            filters.COMMAND & filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
+            commands.unknown_command,
+        )
+    )
+    add(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
+            commands.other_text,
+        )
+    )
+    application.add_error_handler(on_error)
+    return application
+
+
+async def _post_init(application: AnyApplication) -> None:
+    app = application.bot_data[STATE_KEY]
+    assert isinstance(app, AppState)
+    settings = app.settings
+    if settings.feeds:
+        added = await app.db(lambda s: repo.add_feeds(session=s, urls=settings.feeds))
+        if added:
+            log.info("added %d feeds from FEEDS", len(added))
+    await application.bot.set_my_commands(MENU)
+    jobs = application.job_queue
+    assert jobs is not None, "python-telegram-bot's job-queue extra is required"
+    job_kwargs = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+    jobs.run_repeating(
+        poll_feeds,
+        interval=settings.poll_interval_seconds,
+        first=0.5,
+        name="poll-feeds",
+        job_kwargs=job_kwargs,
+    )
+    jobs.run_repeating(
+        bc_handlers.report_finished,
+        interval=BROADCAST_REPORT_SECONDS,
+        first=1,
+        name="broadcast-report",
+        job_kwargs=job_kwargs,
+    )
+    jobs.run_repeating(
+        prune_entries, interval=PRUNE_EVERY, first=60, name="prune", job_kwargs=job_kwargs
+    )
+    if app.sender is not None:
+        application.bot_data["sender-task"] = asyncio.create_task(app.sender.run())
+    me = application.bot
+    log.info("running as @%s", me.username)
+
+
+async def _post_stop(application: AnyApplication) -> None:
+    app = application.bot_data[STATE_KEY]
+    assert isinstance(app, AppState)
+    if app.sender is not None:
+        await app.sender.stop()
+    task = application.bot_data.pop("sender-task", None)
+    if isinstance(task, asyncio.Task):
+        task.cancel()
+
+
+async def _post_shutdown(application: AnyApplication) -> None:
+    app = application.bot_data[STATE_KEY]
+    assert isinstance(app, AppState)
+    await app.watcher.aclose()
