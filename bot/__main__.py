@@ -28,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="apply migrations and run the bot (long polling)")
     sub.add_parser("migrate", help="apply pending database migrations and exit")
     summ = sub.add_parser("summarize", help="print the summary of article files (HTML or text)")
-    summ.add_argument("files", nargs="*", metavar="FILE", help="article files to summarize")
+    summ.add_argument(
+        "files", nargs="*", metavar="FILE", help="article files to summarize (none or -: stdin)"
+    )
     summ.add_argument(
         "--jsonl",
         action="store_true",
@@ -112,8 +114,6 @@ def cmd_summarize(settings: Settings, args: argparse.Namespace) -> int:
     max_chars = args.max_chars if args.max_chars is not None else settings.summary_max_chars
     if not 80 <= max_chars <= 2000:
         return _fail("--max-chars must be between 80 and 2000")
-    if not args.files and not args.jsonl:
-        return _fail("give article files to summarize, or --jsonl to read JSON lines from stdin")
     return run_summarize(
         files=list(args.files),
         jsonl=bool(args.jsonl),
