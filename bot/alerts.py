@@ -17,6 +17,8 @@ from bot.topics import Document, QueryError, TopicIndex, parse_query
 
 log = logging.getLogger(__name__)
 
+_STORE_LOCK = threading.Lock()
+
 
 @dataclass(frozen=True, slots=True)
 class NewEntry:
@@ -82,7 +84,9 @@ def store_entries(
     """
     stored = queued = 0
     now = utcnow()
-    with session_scope(engine) as session:
+    # Feeds are polled concurrently; storing one batch at a time makes the cross-feed
+    # duplicate check (same canonical link) see what the other feed just stored.
+    with _STORE_LOCK, session_scope(engine) as session:
         known = repo.known_keys(session=session, feed_id=feed_id, keys=[i.key for i in items])
         link_keys = [i.link_key for i in items if i.link_key]
         seen_links = repo.known_link_keys(session=session, link_keys=link_keys)

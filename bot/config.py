@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Telegram tokens look like "123456789:AA..." (bot id, colon, 35 url-safe characters);
@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # Summaries
     fetch_articles: bool = True
     summary_max_chars: int = Field(default=400, ge=80, le=2000)
+    summarizer: Literal["extractive", "llm"] = "extractive"
+    llm_base_url: str = ""
+    llm_api_key: SecretStr | None = None
+    llm_model: str = ""
+    llm_max_concurrency: int = Field(default=4, ge=1, le=64)
+    llm_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
 
     # Delivery
     send_rate: float = Field(default=25.0, gt=0, le=1000)
@@ -89,6 +95,28 @@ class Settings(BaseSettings):
             return None
         return value.strip() if isinstance(value, str) else value
 
+    @field_validator("summarizer", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _llm_complete(self) -> Settings:
+        if self.summarizer == "llm":
+            missing = [
+                name
+                for name, value in (
+                    ("LLM_BASE_URL", self.llm_base_url),
+                    ("LLM_MODEL", self.llm_model),
+                )
+                if not value.strip()
+            ]
+            if missing:
+                raise ValueError(f"SUMMARIZER=llm needs {' and '.join(missing)}")
+            if not re.match(r"^https?://", self.llm_base_url, re.IGNORECASE):
+                raise ValueError("LLM_BASE_URL must be an http(s) URL")
+        return self
+
     def bot_token(self) -> str:
         """Return the token, or raise SettingsError saying how to get one."""
         if self.telegram_bot_token is None:
@@ -106,9 +134,9 @@ def describe_validation_error(err: ValidationError) -> str:
     """Turn pydantic's report into one line per bad variable, without echoing secrets."""
     lines = []
     for problem in err.errors():
-        name = str(problem["loc"][0]).upper() if problem["loc"] else "settings"
+        name = str(problem["loc"][0]).upper() if problem["loc"] else "SUMMARIZER"
         msg = problem["msg"].removeprefix("Value error, ")
-        if "token" in name.lower():
+        if "token" in name.lower() or "key" in name.lower() or not problem["loc"]:
             lines.append(f"{name}: {msg}")
         else:
             lines.append(f"{name}: {msg} (got {problem.get('input')!r})")

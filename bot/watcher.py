@@ -28,7 +28,7 @@ from bot.feeds.fetcher import (
     next_poll_delay,
 )
 from bot.feeds.parser import FeedParseError, ParsedEntry, ParsedFeed, parse_feed
-from bot.summaries import has_full_story, summarize_html, summarize_text
+from bot.summaries import LlmSummarizer, extract_main_text, has_full_story, summarize_text
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,20 @@ def fetch_limits(settings: Settings) -> FetchLimits:
         timeout_seconds=settings.fetch_timeout_seconds,
         max_bytes=settings.fetch_max_bytes,
         max_redirects=settings.fetch_max_redirects,
+    )
+
+
+def llm_summarizer(settings: Settings) -> LlmSummarizer | None:
+    """Return the abstractive summarizer when SUMMARIZER=llm, else None."""
+    if settings.summarizer != "llm":
+        return None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return LlmSummarizer(
+        base_url=settings.llm_base_url,
+        api_key=key,
+        model=settings.llm_model,
+        timeout_seconds=settings.llm_timeout_seconds,
+        max_concurrency=settings.llm_max_concurrency,
     )
 
 
@@ -79,12 +93,16 @@ class FeedWatcher:
         self.client = client or build_client(
             allow_private_networks=settings.allow_private_networks, limits=self.limits
         )
+        self.max_chars = settings.summary_max_chars
+        self.llm = llm_summarizer(settings)
         self._fetch_slots = asyncio.Semaphore(settings.fetch_concurrency)
         self._round_lock = asyncio.Lock()
 
     async def aclose(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP clients."""
         await self.client.aclose()
+        if self.llm is not None:
+            await self.llm.aclose()
 
     async def poll_round(self) -> RoundReport:
         """Poll every feed that is due; one failing feed never stops the others."""
@@ -190,31 +208,37 @@ class FeedWatcher:
 
     async def _summarize(self, entry: ParsedEntry) -> str:
         """Summarize once per entry: the feed's own story, else the article page, else the blurb."""
-        max_chars = self.settings.summary_max_chars
+        text = await self._story_text(entry)
+        if text:
+            summary = await self._condense(text, entry.title)
+            if summary:
+                return summary
+        return await asyncio.to_thread(
+            summarize_text, entry.summary, title=entry.title, max_chars=self.max_chars
+        )
+
+    async def _story_text(self, entry: ParsedEntry) -> str | None:
+        """Return the story's main text: from the feed when it carries it, else from the page."""
         if has_full_story(content_html=entry.content_html, description=entry.summary):
             source = entry.content_html or entry.summary
-            return await asyncio.to_thread(
-                summarize_html, source, title=entry.title, url=entry.link, max_chars=max_chars
-            )
-        if self.settings.fetch_articles and entry.link:
-            try:
-                async with self._fetch_slots:
-                    page = await fetch(
-                        self.client, entry.link, limits=self.limits, accept=HTML_ACCEPT
-                    )
-                text = page.body.decode(_charset(page), errors="replace")
-                summary = await asyncio.to_thread(
-                    summarize_html, text, title=entry.title, url=page.url, max_chars=max_chars
-                )
-                if summary:
-                    return summary
-            except FetchError as err:
-                log.info("article page on %s not used: %s", host_of(entry.link), err)
-            except Exception:
-                log.exception("summarizing a page from %s failed", host_of(entry.link))
-        return await asyncio.to_thread(
-            summarize_text, entry.summary, title=entry.title, max_chars=max_chars
-        )
+            return await asyncio.to_thread(extract_main_text, source, url=entry.link)
+        if not (self.settings.fetch_articles and entry.link):
+            return None
+        try:
+            async with self._fetch_slots:
+                page = await fetch(self.client, entry.link, limits=self.limits, accept=HTML_ACCEPT)
+            html = page.body.decode(_charset(page), errors="replace")
+            return await asyncio.to_thread(extract_main_text, html, url=page.url)
+        except FetchError as err:
+            log.info("article page on %s not used: %s", host_of(entry.link), err)
+        except Exception:
+            log.exception("extracting a page from %s failed", host_of(entry.link))
+        return None
+
+    async def _condense(self, text: str, title: str) -> str:
+        if self.llm is not None:
+            return await self.llm.summarize(text=text, title=title, max_chars=self.max_chars)
+        return await asyncio.to_thread(summarize_text, text, title=title, max_chars=self.max_chars)
 
     def _record_success(self, feed: Feed, result: FetchResult, parsed: ParsedFeed | None) -> None:
         now = utcnow()
