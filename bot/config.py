@@ -88,9 +88,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"{url!r} is not an http(s) URL")
         return list(dict.fromkeys(value))
 
-    @field_validator("telegram_bot_token", mode="before")
+    @field_validator("telegram_bot_token", "llm_api_key", mode="before")
     @classmethod
-    def _blank_token(cls, value: object) -> object:
+    def _blank_secret(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value.strip() if isinstance(value, str) else value

@@ -135,3 +135,28 @@ def test_bad_database_url(tmp_path: Path) -> None:
     result = _run("migrate", env=_env(DATABASE_URL="nosuchdb://x"), cwd=tmp_path)
     assert result.returncode == 1
     assert "DATABASE_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def _documented(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values
+
+
+def test_env_example_documents_every_setting_with_its_default() -> None:
+    documented = _documented(ROOT / ".env.example")
+    fields = {name.upper() for name in Settings.model_fields}
+    assert set(documented) == fields
+    # Loading the example as-is gives the defaults.
+    defaults = Settings()
+    example = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
+    assert example.model_dump() == defaults.model_dump()
+
+
+def test_readme_lists_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [n for n in (f.upper() for f in Settings.model_fields) if f"`{n}`" not in readme]
+    assert missing == []
