@@ -1,0 +1,275 @@
+"""Measure topic matching against many distinct topics.
+
+Build an index of random distinct topics over a Zipf-distributed vocabulary, match
+random entries of news-like length, and print build time, entries matched per second
+(Document preparation included), mean matches per entry and peak RSS. A sample of
+entries is checked against the brute-force matcher.
+
+    python bench/matching.py [--topics 100000] [--entries 10000] [--check 30] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from itertools import accumulate
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.topics import (
+    Document,
+    Query,
+    QueryError,
+    TopicIndex,
+    fold_tokens,
+    matches,
+    parse_query,
+)
+
+ONSETS = ["", "b", "br", "c", "ch", "d", "dr", "f", "g", "gr", "h", "k", "l", "m", "n", "p"]
+ONSETS += ["pr", "r", "s", "sh", "st", "t", "tr", "v", "w", "z", "kr", "pl", "sl", "th"]
+VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "ou", "io"]
+ACCENTED = {"a": "á", "e": "é", "i": "í", "o": "ö", "u": "ü"}
+CODAS = ["", "", "", "n", "r", "l", "s", "t", "m", "nd", "rk", "st", "ng", "x"]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A generated entry as a feed would give it."""
+
+    title: str
+    summary: str
+    categories: tuple[str, ...]
+
+
+class Corpus:
+    """Draw words, collocations and entries from one Zipf-like vocabulary."""
+
+    def __init__(self, *, rng: random.Random, vocabulary: int) -> None:
+        self.rng = rng
+        self.words = self._vocabulary(vocabulary)
+        # Zipf (s = 1) over ranks: common words dominate, most words are rare.
+        self.cum = list(accumulate(1.0 / rank for rank in range(1, vocabulary + 1)))
+        # Topics name people, places and things, not function words: draw them past
+        # the 200 commonest words, from a flatter distribution than the text's.
+        self.topic_words = self.words[200:]
+        self.topic_cum = list(
+            accumulate(1.0 / (rank + 200) ** 0.5 for rank in range(len(self.topic_words)))
+        )
+        # Names and fixed expressions that recur across entries and topics.
+        self.collocations = [
+            " ".join(self.topic_word() for _ in range(rng.choice((2, 2, 2, 3))))
+            for _ in range(4000)
+        ]
+        self.colloc_cum = list(accumulate(1.0 / (rank + 100) for rank in range(4000)))
+
+    def _vocabulary(self, size: int) -> list[str]:
+        """Make pronounceable words, shorter for more common ranks."""
+        seen: set[str] = set()
+        words: list[str] = []
+        while len(words) < size:
+            rank = len(words) + 1
+            syllables = 1 + min(3, int(rank**0.25 / 2.2)) + (self.rng.random() < 0.3)
+            word = "".join(
+                self.rng.choice(ONSETS) + self.rng.choice(VOWELS) for _ in range(syllables)
+            ) + self.rng.choice(CODAS)
+            if self.rng.random() < 0.02:
+                # A few names keep their accents (Zürich, Pérez).
+                word = "".join(ACCENTED.get(c, c) if i == 1 else c for i, c in enumerate(word))
+            if word not in seen:
+                seen.add(word)
+                words.append(word)
+        return words
+
+    def text_words(self, k: int) -> list[str]:
+        return self.rng.choices(self.words, cum_weights=self.cum, k=k)
+
+    def topic_word(self) -> str:
+        return self.rng.choices(self.topic_words, cum_weights=self.topic_cum)[0]
+
+    def collocation(self) -> str:
+        return self.rng.choices(self.collocations, cum_weights=self.colloc_cum)[0]
+
+    def sentence(self, k: int) -> str:
+        """Write k words with some names, plurals, possessives and typographic marks."""
+        rng = self.rng
+        words = self.text_words(k)
+        for _ in range(rng.randint(0, 2)):
+            words.insert(rng.randrange(len(words) + 1), self.collocation().title())
+        out = []
+        for word in words:
+            roll = rng.random()
+            if roll < 0.06:
+                word += "s"
+            elif roll < 0.08:
+                word += rng.choice(("'s", "’s"))
+            elif roll < 0.10:
+                word += ","
+            elif roll < 0.11:
+                word = f"“{word}”"
+            out.append(word)
+        return " ".join(out)
+
+    def entry(self) -> Entry:
+        rng = self.rng
+        title = self.sentence(rng.randint(6, 12)).title()
+        if rng.random() < 0.3:
+            title += " — " + self.collocation().title()
+        parts = []
+        remaining = rng.randint(40, 80)
+        while remaining > 0:
+            size = min(remaining, rng.randint(8, 22))
+            sentence = self.sentence(size)
+            parts.append(sentence[0].upper() + sentence[1:] + ".")
+            remaining -= size
+        categories = tuple(
+            " ".join(self.topic_word() for _ in range(rng.choice((1, 1, 2)))).title()
+            for _ in range(rng.randint(2, 3))
+        )
+        return Entry(title=title, summary=" ".join(parts), categories=categories)
+
+    def _alternative(self) -> str:
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.45:
+            return self.topic_word()
+        if roll < 0.8:
+            return " ".join(self.topic_word() for _ in range(rng.choice((2, 2, 3))))
+        phrase = f'"{self.collocation()}"'
+        return phrase if rng.random() < 0.7 else f"{phrase} {self.topic_word()}"
+
+    def query_text(self) -> str:
+        """Write a query the way users might: mostly words, some phrases, ORs, exclusions."""
+        rng = self.rng
+        count = 1 if rng.random() < 0.85 else rng.choice((2, 2, 3))
+        text = " OR ".join(self._alternative() for _ in range(count))
+        if rng.random() < 0.1:
+            text += " " + " ".join(f"-{self.topic_word()}" for _ in range(rng.choice((1, 1, 2))))
+        return text.upper() if rng.random() < 0.05 else text
+
+
+def distinct_topics(corpus: Corpus, count: int) -> list[str]:
+    """Generate query texts until count distinct topics parse."""
+    seen: set[str] = set()
+    texts: list[str] = []
+    while len(texts) < count:
+        text = corpus.query_text()
+        try:
+            canonical = parse_query(text).canonical
+        except QueryError:
+            continue
+        if canonical not in seen:
+            seen.add(canonical)
+            texts.append(text)
+    return texts
+
+
+def describe(queries: list[Query]) -> str:
+    """Summarize the mix of query shapes."""
+    shapes = {"one word": 0, "AND": 0, "phrase": 0, "OR": 0, "exclusion": 0}
+    for query in queries:
+        alternatives = query.alternatives
+        shapes["one word"] += (
+            alternatives == ((alternatives[0][0],),) and len(alternatives[0][0]) == 1
+        )
+        shapes["AND"] += any(len(alt) > 1 for alt in alternatives)
+        shapes["phrase"] += any(len(term) > 1 for alt in alternatives for term in alt)
+        shapes["OR"] += len(alternatives) > 1
+        shapes["exclusion"] += bool(query.exclusions)
+    return ", ".join(f"{name} {100 * n / len(queries):.0f}%" for name, n in shapes.items())
+
+
+class Timer:
+    """Measure wall-clock and CPU time of a block; CPU time ignores other processes."""
+
+    def __enter__(self) -> Timer:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+    def __str__(self) -> str:
+        return f"{self.cpu:.2f} s CPU, {self.wall:.2f} s wall"
+
+
+def peak_rss_mb() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--topics", type=int, default=100_000)
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--vocabulary", type=int, default=40_000)
+    parser.add_argument("--check", type=int, default=30, help="entries checked by brute force")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    corpus = Corpus(rng=random.Random(args.seed), vocabulary=args.vocabulary)
+    texts = distinct_topics(corpus, args.topics)
+    entries = [corpus.entry() for _ in range(args.entries)]
+    words = sum(
+        len(fold_tokens(f"{e.title} {e.summary} {' '.join(e.categories)}")) for e in entries
+    )
+    print(
+        f"generated {len(texts):,} distinct topics and {len(entries):,} entries "
+        f"({words / len(entries):.0f} words each on average)"
+    )
+    print(f"peak RSS before parsing and indexing: {peak_rss_mb():.1f} MB")
+
+    with Timer() as parsing:
+        queries: list[Query] = [parse_query(text) for text in texts]
+    rss_parsed = peak_rss_mb()
+    index = TopicIndex()
+    with Timer() as building:
+        for topic_id, query in enumerate(queries):
+            index.add(topic_id, query)
+    print(f"topic shapes: {describe(queries)}")
+    print(f"parse {len(queries):,} queries: {parsing}; peak RSS {rss_parsed:.1f} MB")
+    print(f"index build ({len(index):,} topics): {building}; peak RSS {peak_rss_mb():.1f} MB")
+
+    with Timer() as preparing:
+        for e in entries:
+            Document.from_fields(title=e.title, summary=e.summary, categories=e.categories)
+    total = 0
+    with Timer() as matching:
+        for e in entries:
+            doc = Document.from_fields(title=e.title, summary=e.summary, categories=e.categories)
+            total += len(index.match(doc))
+    count = len(entries)
+    print(f"document preparation alone: {count / preparing.cpu:,.0f} entries/s CPU")
+    print(
+        f"prepare + match: {count / matching.cpu:,.0f} entries/s on one core by CPU time, "
+        f"{count / matching.wall:,.0f} by wall clock ({matching})"
+    )
+    print(f"mean matches per entry: {total / count:.2f}")
+
+    sample = [
+        Document.from_fields(title=e.title, summary=e.summary, categories=e.categories)
+        for e in entries[: args.check]
+    ]
+    disagreements = 0
+    with Timer() as checking:
+        for doc in sample:
+            expected = {i for i, query in enumerate(queries) if matches(query, doc)}
+            disagreements += index.match(doc) != expected
+    print(f"brute-force check on {len(sample)} entries: {disagreements} disagreements ({checking})")
+    rate, rss = count / matching.cpu, peak_rss_mb()
+    print(f"peak RSS: {rss:.1f} MB")
+    verdict = "met" if rate >= 2000 and rss < 200 else "NOT met"
+    print(f"targets (>= 2,000 entries/s on one core, peak RSS < 200 MB): {verdict}")
+    if disagreements:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
