@@ -1,4 +1,4 @@
-"""Command line: `newsbot run`, `newsbot migrate`, `newsbot summarize`."""
+"""Command line: `newsbot run`, `shell`, `migrate`, `summarize`, `feeds` and `preview`."""
 
 from __future__ import annotations
 
@@ -25,7 +25,13 @@ def _parser() -> argparse.ArgumentParser:
         "and alerts the chats subscribed to a matching topic.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("run", help="apply migrations and run the bot (long polling)")
+    sub.add_parser(
+        "run", help="apply migrations and run the bot (long polling, or a webhook with WEBHOOK_URL)"
+    )
+    sub.add_parser(
+        "shell",
+        help="chat with the bot in this terminal: no token, no network (sample news without FEEDS)",
+    )
     sub.add_parser("migrate", help="apply pending database migrations and exit")
     summ = sub.add_parser("summarize", help="print the summary of article files (HTML or text)")
     summ.add_argument(
@@ -38,6 +44,22 @@ def _parser() -> argparse.ArgumentParser:
         'and write {"id", "summary"} lines',
     )
     summ.add_argument("--max-chars", type=int, default=None, help="summary budget (characters)")
+    feeds = sub.add_parser("feeds", help="list, add, remove, import or export the watched feeds")
+    actions = feeds.add_subparsers(dest="feeds_action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="each feed with its health")
+    add = actions.add_parser("add", help="check a feed and add it (its entries count as seen)")
+    add.add_argument("target", metavar="URL")
+    remove = actions.add_parser("remove", help="remove a feed and its stored entries")
+    remove.add_argument("target", metavar="URL_OR_NUMBER", help="URL, or number from `list`")
+    imp = actions.add_parser(
+        "import", help="add every feed of an OPML file (exit 1 if any refused)"
+    )
+    imp.add_argument("target", metavar="FILE.opml")
+    actions.add_parser("export", help="write the feeds as OPML to standard output")
+    preview = sub.add_parser(
+        "preview", help="print the alerts a feed's newest entries would produce (no Telegram)"
+    )
+    preview.add_argument("sources", nargs="+", metavar="URL_OR_FILE", help="feed URLs or files")
     return parser
 
 
@@ -75,36 +97,101 @@ def cmd_migrate(settings: Settings) -> int:
 
 
 def cmd_run(settings: Settings) -> int:
-    """Run the bot until SIGINT or SIGTERM."""
+    """Run the bot until SIGINT or SIGTERM: long polling, or a webhook with WEBHOOK_URL."""
     token = settings.bot_token()  # fail fast, before the heavy imports
 
-    from telegram import Update
-    from telegram.error import InvalidToken, NetworkError
+    from urllib.parse import urlsplit
 
+    from telegram import Update
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    from bot import standby
     from bot.app import build_application
     from bot.db import migrate
     from bot.db.engine import make_engine
-    from bot.logs import setup_logging
+    from bot.health import InstanceStatus, start_ops_server
+    from bot.logs import secrets_of, setup_logging
 
-    setup_logging(settings.log_level, secrets=[token])
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    setup_logging(settings.log_level, secrets=secrets_of(token, secret), fmt=settings.log_format)
     engine = make_engine(settings.database_url)
-    migrate.upgrade(engine)
-    application = build_application(settings, engine=engine)
+    status = InstanceStatus()
+    ops = start_ops_server(
+        listen=settings.metrics_listen,
+        port=settings.metrics_port,
+        engine=engine,
+        status=status,
+        poll_interval=settings.poll_interval_seconds,
+    )
+    activation = None
+    lost = None
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
     try:
-        application.run_polling(
-            allowed_updates=Update.ALL_TYPES,
-            stop_signals=(signal.SIGINT, signal.SIGTERM),
-            close_loop=False,
-        )
+        try:
+            activation = standby.become_active(
+                settings.database_url, check_seconds=settings.standby_check_seconds
+            )
+        except standby.Stopped:
+            return 0
+        migrate.upgrade(engine)
+        application = build_application(settings, engine=engine)
+        if activation is not None:
+            lost = standby.guard(
+                application, activation.lock, check_seconds=settings.standby_check_seconds
+            )
+        status.activate()
+        if settings.webhook_url:
+            application.run_webhook(
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
+                webhook_url=settings.webhook_url,
+                secret_token=secret,
+                allowed_updates=Update.ALL_TYPES,
+                stop_signals=stop_signals,
+                close_loop=False,
+            )
+        else:
+            application.run_polling(
+                allowed_updates=Update.ALL_TYPES, stop_signals=stop_signals, close_loop=False
+            )
     except InvalidToken:
         return _fail(
             "Telegram rejected TELEGRAM_BOT_TOKEN. Check it with @BotFather (/mybots → API Token)."
         )
     except NetworkError as err:
         return _fail(f"could not reach the Telegram Bot API: {err.message}", code=1)
+    except TelegramError as err:
+        return _fail(f"the Telegram Bot API refused: {err.message}", code=1)
+    except OSError as err:
+        if not settings.webhook_url:
+            raise
+        where = f"{settings.webhook_listen}:{settings.webhook_port}"
+        return _fail(f"cannot listen for the webhook on {where}: {err.strerror or err}", code=1)
     finally:
+        if activation is not None:
+            activation.lock.release()
+        if ops is not None:
+            ops.stop()
         engine.dispose()
+    if lost is not None and lost.is_set():
+        return _fail("stopped after losing the instance lock; a standby takes over", code=1)
     return 0
+
+
+def cmd_shell(settings: Settings) -> int:
+    """Chat with the bot in the terminal."""
+    from bot.shell import ShellError, run_shell
+
+    try:
+        return run_shell(settings)
+    except ShellError as err:
+        return _fail(str(err), code=1)
+    except DB_ERRORS:
+        raise
+    except Exception as err:  # people try the shell first: never show them a traceback
+        log.debug("shell failed", exc_info=True)
+        return _fail(f"the shell stopped: {type(err).__name__}: {err}", code=1)
 
 
 def cmd_summarize(settings: Settings, args: argparse.Namespace) -> int:
@@ -124,6 +211,36 @@ def cmd_summarize(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
+def cmd_feeds(settings: Settings, args: argparse.Namespace) -> int:
+    """Manage the feed list."""
+    import asyncio
+
+    from bot.feeds.cli import run_feeds
+
+    return asyncio.run(
+        run_feeds(
+            settings=settings,
+            action=args.feeds_action,
+            arg=getattr(args, "target", None),
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+        )
+    )
+
+
+def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the alerts feeds would produce."""
+    import asyncio
+
+    from bot.feeds.preview import run_preview
+
+    return asyncio.run(
+        run_preview(
+            settings=settings, sources=list(args.sources), stdout=sys.stdout, stderr=sys.stderr
+        )
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `newsbot` command."""
     parser = _parser()
@@ -133,16 +250,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         settings = get_settings()
-        if args.command != "run":
+        if args.command not in ("run", "shell"):
             from bot.logs import setup_logging
 
-            setup_logging(settings.log_level)
+            setup_logging(settings.log_level, fmt=settings.log_format)
         if args.command == "migrate":
             return cmd_migrate(settings)
         if args.command == "run":
             return cmd_run(settings)
+        if args.command == "shell":
+            return cmd_shell(settings)
         if args.command == "summarize":
             return cmd_summarize(settings, args)
+        if args.command == "feeds":
+            return cmd_feeds(settings, args)
+        if args.command == "preview":
+            return cmd_preview(settings, args)
     except SettingsError as err:
         return _fail(str(err))
     except DB_ERRORS as err:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from bot.db import feeds as feeds_db
 from bot.db import repo
 from bot.db.engine import session_scope
 from bot.db.models import Entry, utcnow
@@ -17,7 +20,9 @@ from bot.topics import Document, QueryError, TopicIndex, parse_query
 
 log = logging.getLogger(__name__)
 
-_STORE_LOCK = threading.Lock()
+# The watcher's database writes go one at a time: SQLite allows one writer, and a writer
+# that finds the database busy sleeps in steps of up to 100 ms before trying again.
+WRITE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,21 +81,29 @@ def store_entries(
     feed_id: int,
     items: list[NewEntry],
     history: bool,
+    seen_at: datetime | None = None,
+    present_keys: Sequence[str] = (),
 ) -> StoreReport:
     """Store new entries; unless they are history, queue an alert per subscribed chat.
 
     A story whose canonical link another feed already brought is stored as history:
-    a chat gets one alert per story, whichever feed carries it.
+    a chat gets one alert per story, whichever feed carries it. `present_keys` are the
+    keys of every entry in the feed's content; the stored ones are marked seen at `seen_at`.
     """
-    stored = queued = 0
-    now = utcnow()
+    queued = 0
+    now = seen_at or utcnow()
     # Feeds are polled concurrently; storing one batch at a time makes the cross-feed
     # duplicate check (same canonical link) see what the other feed just stored.
-    with _STORE_LOCK, session_scope(engine) as session:
+    with WRITE_LOCK, session_scope(engine) as session:
+        if present_keys:
+            feeds_db.touch_entries(session=session, feed_id=feed_id, keys=present_keys, when=now)
+        if not items:
+            return StoreReport(stored=0, alerts_queued=0)
         known = repo.known_keys(session=session, feed_id=feed_id, keys=[i.key for i in items])
         link_keys = [i.link_key for i in items if i.link_key]
         seen_links = repo.known_link_keys(session=session, link_keys=link_keys)
-        index = None if history else topics.get(session=session)
+        rows: list[dict[str, object]] = []
+        added: list[NewEntry] = []
         for item in items:
             if item.key in known:
                 continue
@@ -98,24 +111,33 @@ def store_entries(
             duplicate = bool(item.link_key and item.link_key in seen_links)
             if item.link_key:
                 seen_links.add(item.link_key)
-            entry = Entry(
-                feed_id=feed_id,
-                key=item.key,
-                link=item.link,
-                link_key=item.link_key,
-                title=item.title[:400],
-                summary=item.summary,
-                categories="\n".join(item.categories),
-                published_at=item.published,
-                seen_at=now,
-                is_history=history or duplicate,
+            rows.append(
+                {
+                    "feed_id": feed_id,
+                    "key": item.key,
+                    "link": item.link,
+                    "link_key": item.link_key,
+                    "title": item.title[:400],
+                    "summary": item.summary,
+                    "categories": "\n".join(item.categories),
+                    "published_at": item.published,
+                    "seen_at": now,
+                    "last_seen_at": now,
+                    "is_history": history or duplicate,
+                }
             )
-            session.add(entry)
-            session.flush()
-            stored += 1
-            if entry.is_history or index is None:
+            added.append(item)
+        if not rows:
+            return StoreReport(stored=0, alerts_queued=0)
+        # One multi-row INSERT for the batch; ids come back in the order of the rows.
+        ids = session.scalars(
+            sa.insert(Entry).returning(col(Entry.id), sort_by_parameter_order=True), rows
+        ).all()
+        index = None if history else topics.get(session=session)
+        for entry_id, row, item in zip(ids, rows, added, strict=True):
+            if row["is_history"] or index is None:
                 continue
-            assert entry.id is not None
+            assert entry_id is not None
             doc = document_for(
                 title=item.title,
                 summary=f"{item.feed_summary}\n{item.summary}",
@@ -124,5 +146,5 @@ def store_entries(
             topic_ids = index.match(doc)
             if topic_ids:
                 chats = repo.subscribers_for_topics(session=session, topic_ids=topic_ids)
-                queued += repo.enqueue_entry(session=session, entry_id=entry.id, chats=chats)
-    return StoreReport(stored=stored, alerts_queued=queued)
+                queued += repo.enqueue_entry(session=session, entry_id=entry_id, chats=chats)
+    return StoreReport(stored=len(added), alerts_queued=queued)

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy.engine import Engine
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -15,18 +16,26 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
+from bot import metrics
 from bot.alerts import TopicCache
 from bot.config import Settings
+from bot.db import feeds as feeds_db
 from bot.db import repo
 from bot.db.models import utcnow
-from bot.delivery.sender import Sender
+from bot.delivery.sender import Sender, SenderConfig
+from bot.delivery.transport import make_send_bot
 from bot.handlers import broadcast as bc_handlers
-from bot.handlers import commands
+from bot.handlers import commands, guard
+from bot.handlers import feeds as feed_handlers
+from bot.handlers import stats as stats_handlers
+from bot.handlers import topics as topic_handlers
 from bot.state import STATE_KEY, AppState, Context, state
-from bot.watcher import FeedWatcher
+from bot.watcher import FeedWatcher, launch_interval
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,7 @@ MENU = [
     BotCommand("subscribe", "Follow a topic, e.g. /subscribe kosovo"),
     BotCommand("unsubscribe", "Stop following a topic"),
     BotCommand("topics", "List this chat's topics"),
+    BotCommand("testtopic", "Try a topic on the newest stories"),
     BotCommand("latest", "The newest story, e.g. /latest nato"),
     BotCommand("help", "What I do and how"),
     BotCommand("start", "Start receiving alerts"),
@@ -49,8 +59,9 @@ COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 
 
 async def poll_feeds(context: Context) -> None:
-    """Job: poll the feeds that are due."""
-    await state(context).watcher.poll_round()
+    """Job: start polling every due feed that is not being polled already."""
+    metrics.record_poll_job()
+    await state(context).watcher.launch_due()
 
 
 async def prune_entries(context: Context) -> None:
@@ -76,13 +87,22 @@ async def on_error(update: object, context: Context) -> None:
 
 
 def build_application(
-    settings: Settings, *, engine: Engine
+    settings: Settings,
+    *,
+    engine: Engine,
+    request: BaseRequest | None = None,
+    feed_client: httpx.AsyncClient | None = None,
 ) -> AnyApplication:
-    """Build the Telegram application with everything registered."""
+    """Build the Telegram application with everything registered.
+
+    `request` replaces the HTTP transport to the Bot API (`newsbot shell` answers in-process);
+    `feed_client` replaces the watcher's HTTP client.
+    """
     token = settings.bot_token()
+    catalog_plan = topic_handlers.catalog_plan(settings)
     base = settings.telegram_api_base_url
     file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base
-    application = (
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(base)
@@ -91,15 +111,29 @@ def build_application(
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
-        .build()
     )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application = builder.build()
+    application.bot_data[topic_handlers.CATALOG_PLAN_KEY] = catalog_plan
     topics = TopicCache()
-    watcher = FeedWatcher(engine=engine, settings=settings, topics=topics)
+    watcher = FeedWatcher(engine=engine, settings=settings, topics=topics, client=feed_client)
     app_state = AppState(settings=settings, engine=engine, topics=topics, watcher=watcher)
     application.bot_data[STATE_KEY] = app_state
-    sender = Sender(engine=engine, bot=application.bot, rate=settings.send_rate)
+    # The outbox sends through its own lean transport (bot/delivery/transport.py), unless the
+    # caller supplied the transport to use for everything.
+    send_config = SenderConfig.from_settings(settings)
+    send_bot = (
+        application.bot
+        if request is not None
+        else make_send_bot(token=token, base_url=base, pool_size=send_config.in_flight_limit)
+    )
+    sender = Sender(
+        engine=engine, bot=send_bot, config=send_config, owns_bot=send_bot is not application.bot
+    )
     app_state.sender = sender
     watcher.on_queued = sender.wake
+    watcher.notify_admins = feed_handlers.make_admin_notifier(application.bot, settings.admin_ids)
 
     add = application.add_handler
     add(CommandHandler("start", commands.start, filters=COMMAND_UPDATES))
@@ -108,8 +142,28 @@ def build_application(
     add(CommandHandler("unsubscribe", commands.unsubscribe, filters=COMMAND_UPDATES))
     add(CommandHandler("topics", commands.topics, filters=COMMAND_UPDATES))
     add(CommandHandler("latest", commands.latest, filters=COMMAND_UPDATES))
+    add(CommandHandler("testtopic", commands.testtopic, filters=COMMAND_UPDATES))
+    add(CommandHandler("addtopic", commands.addtopic, filters=COMMAND_UPDATES))
+    add(CommandHandler("removetopic", commands.removetopic, filters=COMMAND_UPDATES))
+    add(CallbackQueryHandler(topic_handlers.catalog_button, pattern=r"^tc:\d+$"))
+    add(CallbackQueryHandler(topic_handlers.remove_button, pattern=r"^tr:\d+$"))
+    # Before every other handler: commands and button presses past the per-user rate stop here.
+    add(TypeHandler(Update, guard.RateLimiter()), group=-1)
     add(CommandHandler("broadcast", bc_handlers.broadcast, filters=COMMAND_UPDATES))
     add(CallbackQueryHandler(bc_handlers.broadcast_button, pattern=r"^bc:(confirm|cancel):"))
+    add(CommandHandler("addfeed", feed_handlers.addfeed, filters=COMMAND_UPDATES))
+    add(CommandHandler("removefeed", feed_handlers.removefeed, filters=COMMAND_UPDATES))
+    add(CommandHandler("feeds", feed_handlers.list_feeds, filters=COMMAND_UPDATES))
+    add(CommandHandler("exportfeeds", feed_handlers.exportfeeds, filters=COMMAND_UPDATES))
+    add(CommandHandler("importfeeds", feed_handlers.importfeeds, filters=COMMAND_UPDATES))
+    # A file sent with "/importfeeds" as its caption (commands in captions are not commands).
+    add(
+        MessageHandler(
+            filters.Document.ALL & filters.CaptionRegex(r"^/importfeeds(@\w+)?(\s|$)"),
+            feed_handlers.importfeeds,
+        )
+    )
+    add(CommandHandler("stats", stats_handlers.stats, filters=COMMAND_UPDATES))
     add(
         MessageHandler(
             filters.COMMAND & filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
@@ -130,8 +184,16 @@ async def _post_init(application: AnyApplication) -> None:
     app = application.bot_data[STATE_KEY]
     assert isinstance(app, AppState)
     settings = app.settings
+    await topic_handlers.apply_catalog(app, application.bot_data[topic_handlers.CATALOG_PLAN_KEY])
     if settings.feeds:
-        added = await app.db(lambda s: repo.add_feeds(session=s, urls=settings.feeds))
+        added = await app.db(
+            lambda s: feeds_db.add_feeds(
+                session=s,
+                urls=settings.feeds,
+                now=utcnow(),
+                interval_seconds=settings.poll_interval_seconds,
+            )
+        )
         if added:
             log.info("added %d feeds from FEEDS", len(added))
     await application.bot.set_my_commands(MENU)
@@ -140,13 +202,13 @@ async def _post_init(application: AnyApplication) -> None:
     job_kwargs = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
     jobs.run_repeating(
         poll_feeds,
-        interval=settings.poll_interval_seconds,
+        interval=launch_interval(settings.poll_interval_seconds),
         first=0.5,
         name="poll-feeds",
         job_kwargs=job_kwargs,
     )
     jobs.run_repeating(
-        bc_handlers.report_finished,
+        bc_handlers.report_progress,
         interval=BROADCAST_REPORT_SECONDS,
         first=1,
         name="broadcast-report",

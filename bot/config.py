@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Telegram tokens look like "123456789:AA..." (bot id, colon, 35 url-safe characters);
@@ -15,6 +23,15 @@ TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
 TOKEN_HELP = (
     "Create a bot with @BotFather in Telegram (send /newbot), copy the token it gives you "
     "and set it: TELEGRAM_BOT_TOKEN=123456789:AA... in the environment or in .env"
+)
+
+
+# Telegram accepts 1-256 of these characters as a webhook's secret_token (Bot API, setWebhook);
+# demand enough of them that the secret can't be guessed.
+WEBHOOK_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+WEBHOOK_SECRET_HELP = (
+    "16 to 256 characters of A-Z, a-z, 0-9, _ and -, e.g. the output of "
+    "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
 )
 
 
@@ -50,6 +67,7 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(default=5, ge=0, le=20)
     fetch_concurrency: int = Field(default=16, ge=1, le=256)
     feed_disable_after_errors: int = Field(default=100, ge=1)
+    parse_processes: int | Literal["auto"] = "auto"
     entry_retention_days: int = Field(default=30, ge=1)
 
     # Summaries
@@ -64,6 +82,32 @@ class Settings(BaseSettings):
 
     # Delivery
     send_rate: float = Field(default=25.0, gt=0, le=1000)
+    allow_paid_broadcast: bool = False
+    paid_send_rate: float = Field(default=1000.0, gt=0, le=1000)
+    send_max_attempts: int = Field(default=8, ge=1, le=100)
+
+    # Production: webhook, health and metrics, logs, hot standby
+    webhook_url: str = ""
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    metrics_listen: str = "0.0.0.0"
+    metrics_port: int = Field(default=9090, ge=0, le=65535)
+    log_format: Literal["text", "json"] = "text"
+    standby_check_seconds: float = Field(default=5.0, ge=0.5, le=60)
+
+    # newsbot shell
+    sample_interval_seconds: float = Field(default=20.0, ge=0.1, le=3600)
+
+    # Topic catalog (YAML or TOML); empty: the built-in catalog
+    topics_file: Path | None = None
+
+    @field_validator("topics_file", mode="before")
+    @classmethod
+    def _blank_path(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
 
     @field_validator("feeds", mode="before")
     @classmethod
@@ -80,6 +124,13 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("parse_processes")
+    @classmethod
+    def _processes(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 0 <= value <= 32:
+            raise ValueError("must be auto, or 0 (parse in threads) to 32 processes")
+        return value
+
     @field_validator("feeds")
     @classmethod
     def _feed_urls(cls, value: list[str]) -> list[str]:
@@ -88,12 +139,34 @@ class Settings(BaseSettings):
                 raise ValueError(f"{url!r} is not an http(s) URL")
         return list(dict.fromkeys(value))
 
-    @field_validator("telegram_bot_token", "llm_api_key", mode="before")
+    @field_validator("telegram_bot_token", "llm_api_key", "webhook_secret", mode="before")
     @classmethod
     def _blank_secret(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.match(r"^https://[^\s/?#]+[^\s]*$", value, re.IGNORECASE):
+            raise ValueError("must be an https:// URL (Telegram delivers webhooks over HTTPS only)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET_RE.match(value.get_secret_value()):
+            raise ValueError(f"must be {WEBHOOK_SECRET_HELP}")
+        if value is None and info.data.get("webhook_url"):
+            raise ValueError(f"is required when WEBHOOK_URL is set: {WEBHOOK_SECRET_HELP}")
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("summarizer", mode="before")
     @classmethod
@@ -136,7 +209,8 @@ def describe_validation_error(err: ValidationError) -> str:
     for problem in err.errors():
         name = str(problem["loc"][0]).upper() if problem["loc"] else "SUMMARIZER"
         msg = problem["msg"].removeprefix("Value error, ")
-        if "token" in name.lower() or "key" in name.lower() or not problem["loc"]:
+        secret = any(word in name.lower() for word in ("token", "key", "secret"))
+        if secret or not problem["loc"]:
             lines.append(f"{name}: {msg}")
         else:
             lines.append(f"{name}: {msg} (got {problem.get('input')!r})")

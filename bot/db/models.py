@@ -68,6 +68,26 @@ class Subscription(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
 
 
+class CatalogTopic(SQLModel, table=True):
+    """A named topic of the catalog offered as buttons; its query is a Topic's canonical form.
+
+    Removed topics stay as inactive rows, so a built-in topic an operator removed is not
+    added back at the next start.
+    """
+
+    __tablename__ = "catalog_topic"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=32, unique=True)  # the case-folded name
+    name: str = Field(max_length=32)
+    query: str = Field(max_length=600)
+    canonical: str = Field(max_length=600)
+    position: int = Field(default=0)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
 class Feed(SQLModel, table=True):
     """A watched feed and its health."""
 
@@ -83,6 +103,9 @@ class Feed(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     last_polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    # When the feed's content was last read; a 304 leaves it. Entries whose `last_seen_at`
+    # is older were not in that content (see repo.prune_entries).
+    last_parsed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime(), index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
 
@@ -102,6 +125,8 @@ class Entry(SQLModel, table=True):
     categories: str = Field(default="", sa_type=sa.Text)  # newline-separated
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), index=True)
+    # The last time the entry was in its feed's content.
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     # Stored when the feed was first seen, or a copy of a story another feed brought first:
     # kept for /latest and dedup, alerts no one.
     is_history: bool = Field(default=False)
@@ -129,6 +154,8 @@ class Delivery(SQLModel, table=True):
         sa.UniqueConstraint("chat_id", "entry_id", name="uq_delivery_chat_entry"),
         sa.UniqueConstraint("chat_id", "broadcast_id", name="uq_delivery_chat_broadcast"),
         sa.Index("ix_delivery_due", "state", "next_attempt_at"),
+        # The sender's claim: due rows of one priority, oldest first (bot/db/outbox.py).
+        sa.Index("ix_delivery_claim", "state", "priority", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -138,9 +165,25 @@ class Delivery(SQLModel, table=True):
     broadcast_id: int | None = Field(
         default=None, foreign_key="broadcast.id", ondelete="CASCADE", index=True
     )
-    state: str = Field(default="queued", max_length=16)  # queued, sending, sent, failed, cancelled
+    # queued, sending (claimed by a sender), sent, failed, cancelled, unknown, dead
+    state: str = Field(default="queued", max_length=16)
+    # 0 alerts, 1 broadcasts: a breaking alert is claimed before any queued broadcast.
+    priority: int = Field(default=0, sa_type=sa.SmallInteger)
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    # The sender holding a "sending" row, and when it claimed it (see OutboxSender).
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class OutboxSender(SQLModel, table=True):
+    """A live outbox sender process; its heartbeat keeps its claimed rows its own."""
+
+    __tablename__ = "outbox_sender"
+
+    id: str = Field(max_length=64, primary_key=True)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    heartbeat_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())

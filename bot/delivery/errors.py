@@ -11,6 +11,7 @@ from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
+    InvalidToken,
     NetworkError,
     RetryAfter,
     TelegramError,
@@ -36,6 +37,10 @@ class Outcome:
     new_chat_id: int | None = None
 
 
+# A rejected token (revoked in @BotFather) stops every send: wait a minute, as for a
+# bot-wide 429, rather than fail messages that will go out once the token is fixed.
+TOKEN_PAUSE = 60.0
+
 # The request never left this process, or Telegram never read it whole: safe to resend.
 _NOT_SENT = (httpx.PoolTimeout, httpx.ConnectTimeout, httpx.ConnectError, httpx.WriteTimeout)
 
@@ -50,6 +55,10 @@ def classify(err: TelegramError) -> Outcome:
         wait = seconds.total_seconds() if hasattr(seconds, "total_seconds") else float(seconds)
         return Outcome(
             Action.RETRY_AFTER, f"flood control: retry after {wait:g}s", retry_after=wait
+        )
+    if isinstance(err, InvalidToken):
+        return Outcome(
+            Action.RETRY_AFTER, "the bot token was rejected; waiting", retry_after=TOKEN_PAUSE
         )
     if isinstance(err, ChatMigrated):
         return Outcome(Action.MIGRATE, "chat migrated", new_chat_id=int(err.new_chat_id))

@@ -33,13 +33,24 @@ def esc_attr(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def utf16_len(text: str) -> int:
+    """Return the length Telegram counts: UTF-16 code units (emoji and the like count 2)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
 def _cut(text: str, limit: int) -> str:
+    """Return the text normalised and cut to `limit` UTF-16 units, at a word if one is near."""
     text = " ".join(text.split()) if "\n" not in text else text.strip()
-    if len(text) <= limit:
+    if utf16_len(text) <= limit:
         return text
-    cut = text[: limit - 1]
+    units = end = 0
+    for end, ch in enumerate(text):  # noqa: B007 - `end` is used after the loop
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > limit - 1:
+            break
+    cut = text[:end]
     space = cut.rfind(" ")
-    if space > limit // 2:
+    if space > len(cut) // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:-") + "…"
 
@@ -73,7 +84,7 @@ def render_alert(alert: Alert) -> str:
     if link:
         tail.append(f'<a href="{esc_attr(link)}">{READ_MORE}</a>')
     # Budget the summary on visible characters so the whole message stays under the limit.
-    visible_fixed = len(title) + len(_cut(meta, 200)) + (len(READ_MORE) if link else 0)
+    visible_fixed = utf16_len(title) + utf16_len(_cut(meta, 200)) + (len(READ_MORE) if link else 0)
     budget = MAX_MESSAGE_CHARS - visible_fixed - 8
     summary = _cut(alert.summary, budget) if alert.summary.strip() else ""
     blocks = [f"<b>{esc(title)}</b>"]
@@ -94,3 +105,8 @@ def render_plain(alert: Alert) -> str:
 def render_broadcast(text: str) -> str:
     """Return an operator's broadcast as HTML: their text, escaped."""
     return esc(_cut(text, MAX_MESSAGE_CHARS))
+
+
+def render_broadcast_plain(text: str) -> str:
+    """Return an operator's broadcast as plain text, cut to Telegram's limit."""
+    return _cut(text, MAX_MESSAGE_CHARS)

@@ -1,15 +1,20 @@
-"""The operator's /broadcast: preview with Confirm / Cancel, then the outbox sends it."""
+"""The operator's /broadcast: preview with Confirm / Cancel, progress, status; the outbox sends."""
 
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
+from functools import partial
 
+from sqlmodel import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 
-from bot.db import repo
-from bot.delivery.render import MAX_MESSAGE_CHARS, esc
+from bot.db import outbox, repo
+from bot.db.outbox import BroadcastTally
+from bot.delivery.render import MAX_MESSAGE_CHARS, esc, format_time
 from bot.handlers.commands import command_text, reply
 from bot.state import Context, state
 
@@ -18,6 +23,65 @@ log = logging.getLogger(__name__)
 CONFIRM = "bc:confirm:"
 CANCEL = "bc:cancel:"
 PREVIEW_CHARS = 3500
+STATUS_WORD = "status"
+RECENT = 5
+# The preview message shows progress at most this often: edits count against the chat's
+# flood limit like messages do.
+PROGRESS_EVERY = 3.0
+PROGRESS_KEY = "broadcast-progress"
+
+
+def plural(n: int, word: str) -> str:
+    """Return '1 chat', '2 chats'."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def progress_text(tally: BroadcastTally) -> str:
+    """Return the preview's text while the broadcast is being sent."""
+    total = tally.broadcast.total
+    return (
+        f"📣 <b>Sending</b> to {plural(total, 'chat')}: {tally.sent:,} sent, "
+        f"{tally.failed:,} failed, {tally.pending:,} waiting."
+    )
+
+
+def finished_text(tally: BroadcastTally) -> str:
+    """Return the final tally (the preview's last edit and the admin's report)."""
+    total = tally.broadcast.total
+    text = (
+        f"📣 <b>Broadcast finished</b>: delivered to {tally.sent:,} of {plural(total, 'chat')}; "
+        f"{tally.failed:,} failed."
+    )
+    if tally.unknown:
+        text += f" {tally.unknown:,} may or may not have arrived (the connection broke)."
+    return text
+
+
+def _when(value: datetime | None) -> str:
+    return format_time(value) if value is not None else "—"
+
+
+def status_text(*, sending: list[BroadcastTally], recent: list[BroadcastTally]) -> str:
+    """Return the /broadcast status report: running broadcasts, then recent ones."""
+    if not sending and not recent:
+        return "📣 No broadcasts yet. Send one with /broadcast TEXT."
+    lines = ["📣 <b>Broadcasts</b>"]
+    running = {t.broadcast.id for t in sending}
+    for t in sending:
+        lines.append(
+            f"#{t.broadcast.id} <b>sending</b> since {_when(t.broadcast.confirmed_at)}: "
+            f"{t.sent:,} of {t.broadcast.total:,} sent, {t.failed:,} failed, "
+            f"{t.pending:,} waiting"
+        )
+    for t in recent:
+        if t.broadcast.id in running:
+            continue
+        lines.append(
+            f"#{t.broadcast.id} done {_when(t.broadcast.finished_at)}: delivered to "
+            f"{t.sent:,} of {t.broadcast.total:,}; {t.failed:,} failed"
+            + (f"; {t.unknown:,} unknown" if t.unknown else "")
+        )
+    return "\n".join(lines)
 
 
 async def broadcast(update: Update, context: Context) -> None:
@@ -31,7 +95,14 @@ async def broadcast(update: Update, context: Context) -> None:
     assert user is not None
     text = command_text(update)
     if not text:
-        await reply(update, "Usage: /broadcast TEXT — I'll show a preview before sending.")
+        await reply(
+            update,
+            "Usage: /broadcast TEXT — I'll show a preview before sending. "
+            "/broadcast status shows running and recent broadcasts.",
+        )
+        return
+    if text.lower() == STATUS_WORD:
+        await broadcast_status(update, context)
         return
     if len(text) > MAX_MESSAGE_CHARS:
         await reply(
@@ -41,7 +112,7 @@ async def broadcast(update: Update, context: Context) -> None:
         )
         return
     bc_id = await app.db(
-        lambda s: repo.create_broadcast(
+        lambda s: outbox.create_broadcast(
             session=s, admin_user_id=user.id, admin_chat_id=chat.id, text=text
         )
     )
@@ -58,17 +129,24 @@ async def broadcast(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None
     sent = await message.reply_text(
-        f"<b>Broadcast preview</b> — to {chats} active chat{'s' if chats != 1 else ''}:\n\n"
-        f"{esc(shown)}",
+        f"<b>Broadcast preview</b> — to {plural(chats, 'active chat')}:\n\n{esc(shown)}",
         parse_mode=ParseMode.HTML,
         reply_markup=buttons,
         do_quote=False,
     )
     await app.db(
-        lambda s: repo.set_broadcast_message(
+        lambda s: outbox.set_broadcast_message(
             session=s, broadcast_id=bc_id, message_id=sent.message_id
         )
     )
+
+
+async def broadcast_status(update: Update, context: Context) -> None:
+    """Show the running and recent broadcasts (admins only; the caller checked)."""
+    app = state(context)
+    sending = await app.db(lambda s: outbox.sending_broadcasts(session=s))
+    recent = await app.db(lambda s: outbox.recent_broadcasts(session=s, limit=RECENT))
+    await reply(update, status_text(sending=sending, recent=recent))
 
 
 async def broadcast_button(update: Update, context: Context) -> None:
@@ -87,16 +165,16 @@ async def broadcast_button(update: Update, context: Context) -> None:
         await query.answer("That button is out of date.")
         return
     if confirm:
-        bc = await app.db(lambda s: repo.confirm_broadcast(session=s, broadcast_id=bc_id))
+        bc = await app.db(lambda s: outbox.confirm_broadcast(session=s, broadcast_id=bc_id))
         if bc is None:
             await query.answer("This broadcast was already handled.")
             return
         if app.sender is not None:
             app.sender.wake()
         await query.answer("Sending…")
-        status = f"📣 <b>Sending</b> to {bc.total} chat{'s' if bc.total != 1 else ''}…"
+        status = f"📣 <b>Sending</b> to {plural(bc.total, 'chat')}…"
     else:
-        cancelled = await app.db(lambda s: repo.cancel_broadcast(session=s, broadcast_id=bc_id))
+        cancelled = await app.db(lambda s: outbox.cancel_broadcast(session=s, broadcast_id=bc_id))
         if cancelled is None:
             await query.answer("This broadcast was already handled.")
             return
@@ -108,17 +186,51 @@ async def broadcast_button(update: Update, context: Context) -> None:
         log.info("could not edit the broadcast preview: %s", err.message)
 
 
-async def report_finished(context: Context) -> None:
-    """Tell each admin how their finished broadcast went."""
+async def _edit_preview(context: Context, tally: BroadcastTally, text: str) -> None:
+    bc = tally.broadcast
+    if bc.admin_message_id is None:
+        return
+    try:
+        await context.bot.edit_message_text(
+            text,
+            chat_id=bc.admin_chat_id,
+            message_id=bc.admin_message_id,
+            parse_mode=ParseMode.HTML,
+        )
+    except BadRequest as err:
+        if "not modified" not in err.message.lower():
+            log.info("could not show broadcast %s progress: %s", bc.id, err.message)
+    except TelegramError as err:
+        log.info("could not show broadcast %s progress: %s", bc.id, err)
+
+
+def _finish(session: Session, *, broadcast_id: int) -> bool:
+    return outbox.finish_broadcast(session=session, broadcast_id=broadcast_id)
+
+
+async def report_progress(context: Context) -> None:
+    """Job: show each running broadcast's progress on its preview; report finished ones."""
     app = state(context)
-    tallies = await app.db(lambda s: repo.finish_broadcasts(session=s))
+    shown: dict[int, tuple[float, str]] = context.bot_data.setdefault(PROGRESS_KEY, {})
+    tallies = await app.db(lambda s: outbox.sending_broadcasts(session=s))
+    now = time.monotonic()
     for tally in tallies:
         bc = tally.broadcast
-        text = (
-            f"📣 <b>Broadcast finished</b>: delivered to {tally.sent} of {bc.total} "
-            f"chat{'s' if bc.total != 1 else ''}; {tally.failed} failed."
-        )
-        try:
-            await context.bot.send_message(bc.admin_chat_id, text, parse_mode=ParseMode.HTML)
-        except Exception as err:  # the tally is in the database either way
-            log.warning("could not report broadcast %s to its admin: %s", bc.id, err)
+        assert bc.id is not None
+        bc_id = bc.id
+        if tally.pending == 0:
+            if not await app.db(partial(_finish, broadcast_id=bc_id)):
+                continue
+            shown.pop(bc_id, None)
+            text = finished_text(tally)
+            await _edit_preview(context, tally, text)
+            try:
+                await context.bot.send_message(bc.admin_chat_id, text, parse_mode=ParseMode.HTML)
+            except TelegramError as err:  # the tally is in the database either way
+                log.warning("could not report broadcast %s to its admin: %s", bc_id, err)
+            continue
+        text = progress_text(tally)
+        last_at, last_text = shown.get(bc_id, (-PROGRESS_EVERY, ""))
+        if text != last_text and now - last_at >= PROGRESS_EVERY:
+            shown[bc_id] = (now, text)
+            await _edit_preview(context, tally, text)

@@ -1,0 +1,235 @@
+"""End to end in a private chat: queries, the catalog as buttons, /topics, /testtopic, /latest.
+
+The real Application runs in the test's event loop and talks HTTP to the stand-in Bot API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.db import repo
+from bot.db.engine import session_scope
+from bot.topics import parse_query
+from bot.topics.catalog import DEFAULT_CATALOG, find_entry
+from tests.test_topics_support import live_bot, story
+
+ALICE = 111
+BOB = 222
+ADMIN = 999
+
+CATALOG_NAMES = [
+    "World",
+    "Politics",
+    "Business",
+    "Technology",
+    "Science",
+    "Health",
+    "Sports",
+    "Entertainment",
+]
+
+
+def canonical(name: str) -> str:
+    entry = find_entry(DEFAULT_CATALOG, name)
+    assert entry is not None
+    return entry.query.canonical
+
+
+# 24 stories, newest first: /testtopic looks at the 20 newest only.
+STORIES = [
+    story(1, "Harbour pilots end strike at Port Ellis", minutes_ago=1),
+    story(2, "Rovers win the cup final in extra time", minutes_ago=2, categories=["Sport"]),
+    story(3, "Shares & bonds <rally> after rate pause", minutes_ago=3),
+    story(4, "Valdora opens a new harbour bridge", minutes_ago=4),
+    *(story(n, f"Council minutes, part {n}", minutes_ago=n) for n in range(5, 21)),
+    story(21, "Tennis star retires after twenty seasons", minutes_ago=21),
+    story(22, "Old harbour crane is torn down", minutes_ago=22),
+    story(23, "Kosovo and Serbia hold peace talks", minutes_ago=23),
+    story(24, "Football transfer talks stall in Kosovo", minutes_ago=24),
+]
+
+
+async def test_catalog_buttons_toggle_the_same_message(tmp_path: Path) -> None:
+    async with live_bot(tmp_path, items=STORIES[:4]) as bot:
+        menu = await bot.ask(ALICE, "/subscribe", "Pick your topics")
+        labels = [b["text"] for row in menu.buttons for b in row]
+        assert labels == CATALOG_NAMES
+        for row in menu.buttons:
+            for button in row:
+                assert len(button["callback_data"].encode()) <= 64
+
+        answer, edit = await bot.tap(menu, "Sports", user_id=ALICE)
+        assert answer.text is not None and "Following Sports" in answer.text
+        assert edit is not None and edit.method in {"editMessageReplyMarkup", "editMessageText"}
+        now = bot.current(menu)
+        labels = [b["text"] for row in now.buttons for b in row]
+        assert "✅ Sports" in labels and "World" in labels
+        assert bot.subscriptions(ALICE) == [(canonical("Sports"), None)]
+
+        # A second tap on the same (edited) message drops it again.
+        answer, _ = await bot.tap(now, "Sports", user_id=ALICE)
+        assert answer.text is not None and "Stopped following Sports" in answer.text
+        labels = [b["text"] for row in bot.current(menu).buttons for b in row]
+        assert labels == CATALOG_NAMES
+        assert bot.subscriptions(ALICE) == []
+        assert len(bot.telegram.messages(ALICE)) == 1  # no new messages, only edits
+
+        # A catalog name in any case subscribes to the catalog topic, shown by its name.
+        reply = await bot.ask(ALICE, "/subscribe WORLD", "Subscribed")
+        assert "Subscribed to World." in reply.plain
+        assert bot.subscriptions(ALICE) == [(canonical("World"), None)]
+        menu = await bot.ask(ALICE, "/subscribe", "Pick your topics")
+        assert "✅ World" in [b["text"] for row in menu.buttons for b in row]
+
+        # A story in the feed's Sport category alerts the Sports topic.
+        await bot.ask(ALICE, "/subscribe sports", "Subscribed to Sports")
+        mark = bot.telegram.mark()
+        bot.publish(story(40, "Lisandra Rovers sign a new keeper", categories=["Sport"]))
+        await bot.telegram.await_message(ALICE, "Lisandra Rovers sign", since=mark, timeout=15)
+
+        # /topics: catalog topics by name, a remove button each; removing edits the list.
+        await bot.ask(ALICE, '/subscribe "peace talks" kosovo', "Subscribed")
+        listing = await bot.ask(ALICE, "/topics", "This chat follows 3 topics")
+        assert "World" in listing.plain and "Sports" in listing.plain
+        assert 'kosovo "peace talks"' in listing.plain
+        remove = [b["text"] for row in listing.buttons for b in row]
+        assert remove == ["✖ World", "✖ Sports", '✖ kosovo "peace talks"']
+        answer, edit = await bot.tap(listing, "✖ World", user_id=ALICE)
+        assert answer.text is not None and "Stopped following World" in answer.text
+        assert edit is not None and "follows 2 topics" in edit.plain
+        assert "World" not in edit.plain
+        assert len(bot.subscriptions(ALICE)) == 2
+        now = bot.current(listing)
+        await bot.tap(now, "✖ Sports", user_id=ALICE)
+        _, edit = await bot.tap(bot.current(listing), "peace talks", user_id=ALICE)
+        assert edit is not None and "follows no topics" in edit.plain
+        assert bot.current(listing).buttons == []
+        assert bot.subscriptions(ALICE) == []
+
+
+async def test_query_forms_and_refusals(tmp_path: Path) -> None:
+    async with live_bot(tmp_path, items=STORIES[:4]) as bot:
+        # Words AND, phrases, OR, exclusions; case, accents and possessives fold alike.
+        reply = await bot.ask(ALICE, '/subscribe Kosovo\'s "Peace Talks" -Football', "Subscribed")
+        assert 'Subscribed to kosovo "peace talks" -football.' in reply.plain
+        reply = await bot.ask(BOB, '/subscribe kosovo "peace talks" -FOOTBALL', "Subscribed")
+        # One shared topic row, two subscribing chats.
+        assert bot.db("select count(*) from topic") == [(1,)]
+        assert bot.db("select count(*) from subscription") == [(2,)]
+        await bot.ask(ALICE, '/subscribe kosovo "peace talks" -football', "already subscribed")
+        await bot.ask(ALICE, "/subscribe valdora OR kosovo", "Subscribed to kosovo OR valdora")
+
+        refusals = {
+            '/subscribe "peace talks': "A quote is not closed",
+            "/subscribe -football": "only excludes words",
+            "/subscribe kosovo OR": "Nothing follows OR",
+            "/subscribe OR kosovo": "Nothing comes before OR",
+            "/subscribe !!!": "no letters or digits",
+            "/subscribe " + " ".join(f"w{n}" for n in range(11)): "11 terms",
+            "/subscribe " + "x" * 201: "too long",
+            "/subscribe kosovo -kosovo": "excludes everything",
+        }
+        for text, reason in refusals.items():
+            reply = await bot.ask(ALICE, text, reason)
+            assert "Usage: /subscribe" in reply.plain
+        assert len(bot.subscriptions(ALICE)) == 2
+
+        # /unsubscribe takes any spelling of the query, or a catalog name.
+        await bot.ask(ALICE, "/unsubscribe KOSOVO OR Valdora", "Unsubscribed from")
+        await bot.ask(ALICE, "/unsubscribe sports", "isn't subscribed to Sports")
+        await bot.ask(ALICE, "/unsubscribe", "Tell me which topic to drop")
+
+        # The per-chat limit: say so and point to /topics.
+        with session_scope(bot.engine) as session:
+            for n in range(repo.MAX_TOPICS_PER_CHAT - 1):
+                q = parse_query(f"filler{n}")
+                repo.subscribe(
+                    session=session, chat_id=ALICE, canonical=q.canonical, display=q.display
+                )
+        reply = await bot.ask(ALICE, "/subscribe one more", "already follows 50 topics")
+        assert "/topics" in reply.plain
+        menu = await bot.ask(ALICE, "/subscribe", "Pick your topics")
+        answer, _ = await bot.tap(menu, "Health", user_id=ALICE, edited=False)
+        assert answer.show_alert and answer.text is not None and "50 topics" in answer.text
+
+
+async def test_testtopic_marks_the_newest_stories(tmp_path: Path) -> None:
+    async with live_bot(tmp_path, items=STORIES) as bot:
+        reply = await bot.ask(ALICE, "/testtopic harbour", "newest stories")
+        # Only the 20 newest are tried: the old crane story (22nd) is not among them.
+        assert "harbour matches 2 of the 20 newest stories" in reply.plain
+        lines = reply.plain.splitlines()
+        assert "✅ Harbour pilots end strike at Port Ellis" in lines
+        assert "✅ Valdora opens a new harbour bridge" in lines
+        assert "— Rovers win the cup final in extra time" in lines
+        # Headlines from feeds are escaped, not parsed as HTML.
+        assert "— Shares & bonds <rally> after rate pause" in lines
+        assert "crane" not in reply.plain
+        assert "/subscribe harbour" in reply.plain
+
+        reply = await bot.ask(ALICE, "/testtopic Sports", "newest stories")
+        assert "Sports matches 1 of the 20 newest stories" in reply.plain
+        assert "✅ Rovers win the cup final in extra time" in reply.plain.splitlines()
+
+        reply = await bot.ask(ALICE, "/testtopic zeppelin", "newest stories")
+        assert "matches 0 of the 20" in reply.plain and "None match" in reply.plain
+        await bot.ask(ALICE, "/testtopic", "Usage: /testtopic")
+        await bot.ask(ALICE, '/testtopic "harbour', "A quote is not closed")
+        # Testing subscribes to nothing.
+        assert bot.subscriptions(ALICE) == []
+
+
+async def test_latest_counts_queries_and_catalog_names(tmp_path: Path) -> None:
+    async with live_bot(tmp_path, items=STORIES) as bot:
+        await bot.ask(ALICE, "/latest", "Harbour pilots end strike")
+        await bot.ask(ALICE, "/latest 0", "between 1 and 5 stories")
+        await bot.ask(ALICE, "/latest harbour 9", "between 1 and 5 stories")
+        await bot.ask(ALICE, "/latest sports", "Rovers win the cup final")
+        mark = bot.say(ALICE, "/latest kosovo 2")
+        await bot.telegram.await_message(ALICE, "Kosovo and Serbia", since=mark)
+        await bot.telegram.await_message(ALICE, "Football transfer talks", since=mark)
+        await bot.ask(ALICE, '/latest kosovo -football "peace talks"', "Kosovo and Serbia")
+        reply = await bot.ask(ALICE, "/latest zeppelin", "No stored story matches")
+        assert "/subscribe zeppelin" in reply.plain
+        reply = await bot.ask(ALICE, '/latest "unclosed', "A quote is not closed")
+        assert "Usage: /latest" in reply.plain
+
+
+async def test_operators_edit_the_catalog(tmp_path: Path) -> None:
+    async with live_bot(tmp_path, items=STORIES[:4], admin_ids=[ADMIN]) as bot:
+        await bot.ask(ALICE, "/addtopic Climate climate", "only the bot's operators")
+        await bot.ask(ALICE, "/removetopic Sports", "only the bot's operators")
+        help_text = await bot.ask(ADMIN, "/help", "/subscribe")
+        assert "/addtopic" in help_text.plain and "/removetopic" in help_text.plain
+        help_text = await bot.ask(ALICE, "/help", "/subscribe")
+        assert "/addtopic" not in help_text.plain and "/testtopic" in help_text.plain
+
+        reply = await bot.ask(ADMIN, '/addtopic Climate climate OR "global warming"', "Added")
+        assert 'Climate = climate OR "global warming"' in reply.plain
+        menu = await bot.ask(ALICE, "/subscribe", "Pick your topics")
+        assert [b["text"] for row in menu.buttons for b in row][-1] == "Climate"
+        await bot.tap(menu, "Climate", user_id=ALICE)
+        await bot.ask(ALICE, "/subscribe sports", "Subscribed to Sports")
+
+        # Changing a topic's query takes its chats along.
+        reply = await bot.ask(ADMIN, "/addtopic sports sport OR hockey", "Updated")
+        assert "1 chat(s) now follow the new query" in reply.plain
+        assert (parse_query("sport OR hockey").canonical, None) in bot.subscriptions(ALICE)
+        listing = await bot.ask(ALICE, "/topics", "follows 2 topics")
+        assert "Sports" in listing.plain and "Climate" in listing.plain
+
+        await bot.ask(ADMIN, "/addtopic 9lives cats", "starts with a letter")
+        await bot.ask(ADMIN, '/addtopic Twin climate OR "global warming"', "Climate already has")
+        await bot.ask(ADMIN, "/addtopic Bad -only", "only excludes words")
+        await bot.ask(ADMIN, "/addtopic Lonely", "Usage: /addtopic")
+
+        # Removing keeps the chats' subscriptions as plain queries.
+        reply = await bot.ask(ADMIN, "/removetopic CLIMATE", "Removed")
+        assert "Climate" in reply.plain
+        menu = await bot.ask(ALICE, "/subscribe", "Pick your topics")
+        assert "Climate" not in [b["text"] for row in menu.buttons for b in row]
+        listing = await bot.ask(ALICE, "/topics", "follows 2 topics")
+        assert 'climate OR "global warming"' in listing.plain
+        # Whatever was typed comes back escaped.
+        reply = await bot.ask(ADMIN, "/removetopic <b>&amp;", "has no")
+        assert "<b>&amp;" in reply.plain
