@@ -112,6 +112,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             "ADMIN_IDS": str(ADMIN),
             "ALLOW_PRIVATE_NETWORKS": "true",
             "LOG_LEVEL": "DEBUG",
+            "METRICS_PORT": "0",
         }
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(

@@ -578,7 +578,11 @@ class Sender:
                 if outcome is not None and outcome.action is Action.PLAIN_TEXT:
                     outcome = Outcome(Action.FAIL, outcome.reason)
         except Exception:
-            log.exception("delivery %d: unexpected error while sending", job.delivery_id)
+            log.exception(
+                "delivery %d: unexpected error while sending",
+                job.delivery_id,
+                extra={"chat": job.chat_id, "delivery": job.delivery_id},
+            )
             outcome = Outcome(Action.RETRY, "unexpected error while sending")
         finally:
             self._slots.release()
@@ -592,7 +596,12 @@ class Sender:
                     self.pacer.rate(paid),
                 )
             else:
-                log.warning("chat %d: flood control, waiting %.0fs", job.chat_id, wait)
+                log.warning(
+                    "chat %d: flood control, waiting %.0fs",
+                    job.chat_id,
+                    wait,
+                    extra={"chat": job.chat_id},
+                )
         result = result_for(job, outcome, now=utcnow(), config=self.config)
         metrics.record_send(job, result)
         self._log_result(job, result)
@@ -617,8 +626,9 @@ class Sender:
 
     @staticmethod
     def _log_result(job: Job, result: outbox.SendResult) -> None:
+        ctx = {"chat": job.chat_id, "delivery": job.delivery_id}
         if result.state == "sent":
-            log.debug("delivery %d sent to chat %d", job.delivery_id, job.chat_id)
+            log.debug("delivery %d sent to chat %d", job.delivery_id, job.chat_id, extra=ctx)
         elif result.state == "queued" and result.count_attempt and result.migrate_to is None:
             log.warning(
                 "delivery %d to chat %d failed (%s); retry at %s",
@@ -626,6 +636,7 @@ class Sender:
                 job.chat_id,
                 result.error,
                 result.at.strftime("%H:%M:%S"),
+                extra=ctx,
             )
         elif result.state == "unknown":
             # A read timeout does not mean the message was not delivered (DESIGN.md §2):
@@ -635,6 +646,7 @@ class Sender:
                 job.delivery_id,
                 job.chat_id,
                 result.error,
+                extra=ctx,
             )
         elif result.state in ("failed", "dead") and not result.deactivate:
             log.warning(
@@ -643,6 +655,7 @@ class Sender:
                 job.chat_id,
                 result.state,
                 result.error,
+                extra=ctx,
             )
 
     # -- recording --------------------------------------------------------------------------
@@ -674,9 +687,10 @@ class Sender:
                 "chat %d is unreachable; marked inactive, %d queued messages cancelled",
                 chat,
                 cancelled,
+                extra={"chat": chat},
             )
         for old, new in report.migrated:
-            log.info("chat %d moved to %d; its messages follow", old, new)
+            log.info("chat %d moved to %d; its messages follow", old, new, extra={"chat": new})
         if report.migrated or report.retried:
             self.wake()
 
