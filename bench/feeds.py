@@ -203,11 +203,11 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def worker_pids() -> list[int]:
     """Return the pids of the parsing processes, if any."""
-    from bot.watcher import ParsePool
+    from bot.watcher import CpuPool
 
     return [
         p.pid
-        for pool in ParsePool._shared.values()
+        for pool in CpuPool._shared.values()
         for p in (pool._processes or {}).values()  # no public accessor
         if p.pid is not None
     ]

@@ -87,8 +87,8 @@ def store_entries(
     """Store new entries; unless they are history, queue an alert per subscribed chat.
 
     A story whose canonical link another feed already brought is stored as history:
-    a chat gets one alert per story, whichever feed carries it. `present_keys` are the
-    keys of every entry in the feed's content; the stored ones are marked seen at `seen_at`.
+    a chat gets one alert per story, whichever feed carries it. `present_keys` name stored
+    entries the feed's content still carries; they are marked seen at `seen_at`.
     """
     queued = 0
     now = seen_at or utcnow()

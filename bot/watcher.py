@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -50,14 +50,16 @@ from bot.summaries.extractive import cut_at_clause
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # Feeds may ask for long pauses (ttl, max-age, Retry-After) and failing feeds back off,
 # but every feed is tried again within this time.
 MAX_DELAY_SECONDS = 6 * 3600
 # Politeness towards one server, whatever FETCH_CONCURRENCY allows in total.
 PER_HOST_FETCHES = 4
-# feedparser is pure Python: threads share one core, worker processes use them all.
-# Without worker processes, two threads parse: the event loop and the default executor
-# (which chat handlers use for database work) stay responsive.
+# feedparser, trafilatura and the summarizer are pure Python: threads share one core,
+# worker processes use them all. Without worker processes, two threads do this work, so the
+# event loop and the default executor (chat handlers' database work) stay responsive.
 PARSE_THREADS = 2
 MAX_AUTO_PARSE_PROCESSES = 4
 # Workers are replaced now and then, so memory a long run fragments is given back.
@@ -206,10 +208,15 @@ def parse_processes(setting: int | str) -> int:
     return int(setting)
 
 
-class ParsePool:
-    """Parse fetched feeds off the event loop: in worker processes, or else in threads.
+class WorkerStoppedError(Exception):
+    """A worker process died (killed, out of memory) while running a job."""
 
-    Worker processes are shared by every watcher of the process and started on first use.
+
+class CpuPool:
+    """Run CPU-bound work (parsing, page extraction, summaries) off the event loop.
+
+    In worker processes when there are several CPUs, else in threads. Worker processes are
+    shared by every watcher of the process and started on first use.
     """
 
     _shared: ClassVar[dict[int, ProcessPoolExecutor]] = {}
@@ -218,7 +225,7 @@ class ParsePool:
     def __init__(self, processes: int) -> None:
         self.processes = processes
         self._threads = (
-            ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="feed-parse")
+            ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="feed-cpu")
             if processes == 0
             else None
         )
@@ -241,16 +248,26 @@ class ParsePool:
                 self._shared[self.processes] = pool
             return pool
 
-    async def parse(self, result: FetchResult) -> ParsedFeed:
-        """Parse a fetched feed; raise FeedParseError when it is not a usable feed."""
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Return fn(*args, **kwargs), computed in a worker (fn and arguments must pickle)."""
         executor = self._executor()
-        job = partial(parse_feed, result.body, url=result.url, headers=dict(result.headers))
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, job)
+            return await asyncio.get_running_loop().run_in_executor(
+                executor, partial(fn, *args, **kwargs)
+            )
         except BrokenProcessPool:
             with self._lock:
                 if self._shared.get(self.processes) is executor:
-                    del self._shared[self.processes]
+                    del self._shared[self.processes]  # the next job starts new workers
+            raise WorkerStoppedError("a worker process stopped unexpectedly") from None
+
+    async def parse(self, result: FetchResult) -> ParsedFeed:
+        """Parse a fetched feed; raise FeedParseError when it is not a usable feed."""
+        try:
+            return await self.run(
+                parse_feed, result.body, url=result.url, headers=dict(result.headers)
+            )
+        except WorkerStoppedError:
             raise FeedParseError("the parsing process stopped unexpectedly") from None
 
     def close(self) -> None:
@@ -269,6 +286,7 @@ class StorySummarizer:
         client: httpx.AsyncClient,
         limits: FetchLimits,
         fetch_slots: asyncio.Semaphore,
+        cpu: CpuPool | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -276,6 +294,12 @@ class StorySummarizer:
         self.max_chars = settings.summary_max_chars
         self.llm = llm_summarizer(settings)
         self._fetch_slots = fetch_slots
+        self._cpu = cpu
+
+    async def _compute(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        if self._cpu is not None:
+            return await self._cpu.run(fn, *args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def aclose(self) -> None:
         """Close the LLM client, if any."""
@@ -289,7 +313,7 @@ class StorySummarizer:
             summary = await self._condense(text, entry.title)
             if summary:
                 return summary
-        return await asyncio.to_thread(
+        return await self._compute(
             summarize_text, entry.summary, title=entry.title, max_chars=self.max_chars
         )
 
@@ -297,14 +321,14 @@ class StorySummarizer:
         """Return the story's main text: from the feed when it carries it, else from the page."""
         if has_full_story(content_html=entry.content_html, description=entry.summary):
             source = entry.content_html or entry.summary
-            return await asyncio.to_thread(extract_main_text, source, url=entry.link)
+            return await self._compute(extract_main_text, source, url=entry.link)
         if not (self.settings.fetch_articles and entry.link):
             return None
         try:
             async with self._fetch_slots:
                 page = await fetch(self.client, entry.link, limits=self.limits, accept=HTML_ACCEPT)
             body = page.body.decode(_charset(page), errors="replace")
-            return await asyncio.to_thread(extract_main_text, body, url=page.url)
+            return await self._compute(extract_main_text, body, url=page.url)
         except FetchError as err:
             log.info("article page on %s not used: %s", host_of(entry.link), err)
         except Exception:
@@ -314,7 +338,7 @@ class StorySummarizer:
     async def _condense(self, text: str, title: str) -> str:
         if self.llm is not None:
             return await self.llm.summarize(text=text, title=title, max_chars=self.max_chars)
-        return await asyncio.to_thread(summarize_text, text, title=title, max_chars=self.max_chars)
+        return await self._compute(summarize_text, text, title=title, max_chars=self.max_chars)
 
 
 class FeedWatcher:
@@ -342,12 +366,17 @@ class FeedWatcher:
         )
         self.max_chars = settings.summary_max_chars
         self._fetch_slots = asyncio.Semaphore(settings.fetch_concurrency)
+        self._parse_slots = asyncio.Semaphore(settings.fetch_concurrency)
         self.host_slots = HostSlots(PER_HOST_FETCHES)
-        self.summarizer = StorySummarizer(
-            settings=settings, client=self.client, limits=self.limits, fetch_slots=self._fetch_slots
-        )
         processes = parse_processes(settings.parse_processes)
-        self.parser = ParsePool(processes if parse_in_processes else 0)
+        self.cpu = CpuPool(processes if parse_in_processes else 0)
+        self.summarizer = StorySummarizer(
+            settings=settings,
+            client=self.client,
+            limits=self.limits,
+            fetch_slots=self._fetch_slots,
+            cpu=self.cpu,
+        )
         self._in_flight: dict[int, asyncio.Task[FeedOutcome]] = {}
         self._launch_lock = asyncio.Lock()
         # Completion order of feed tasks, so a launch never restarts a feed that finished
@@ -361,25 +390,22 @@ class FeedWatcher:
         self._flush_task: asyncio.Task[None] | None = None
 
     @property
-    def fetch_slots(self) -> asyncio.Semaphore:
-        """The semaphore bounding fetches in flight (feeds and article pages)."""
-        return self._fetch_slots
-
-    @property
     def in_flight(self) -> frozenset[int]:
         """Return the ids of the feeds being polled now."""
         return frozenset(self._in_flight)
 
     async def aclose(self) -> None:
         """Stop polls in flight, write what is pending and close the HTTP clients."""
-        tasks = list(self._in_flight.values())
+        tasks: list[asyncio.Task[Any]] = list(self._in_flight.values())
+        if self._flush_task is not None:
+            tasks.append(self._flush_task)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.flush()
         await self.client.aclose()
         await self.summarizer.aclose()
-        self.parser.close()
+        self.cpu.close()
 
     async def launch_due(self) -> list[asyncio.Task[FeedOutcome]]:
         """Start a poll task for every due feed that is not being polled; return them."""
@@ -510,27 +536,25 @@ class FeedWatcher:
     ) -> tuple[FetchResult, ParsedFeed | None]:
         """Fetch within the host and global limits; parse unless the server answered 304."""
         # The host slot comes first, so feeds queued behind a busy host hold no global slot.
-        async with self.host_slots.hold(host_of(url)):
-            await self._fetch_slots.acquire()
-            try:
-                result = await fetch(
-                    self.client, url, limits=self.limits, etag=etag, last_modified=last_modified
-                )
-            except BaseException:
-                self._fetch_slots.release()
-                raise
-        # The global slot is kept while parsing: it bounds the bodies held in memory.
-        try:
+        async with self.host_slots.hold(host_of(url)), self._fetch_slots:
+            result = await fetch(
+                self.client, url, limits=self.limits, etag=etag, last_modified=last_modified
+            )
             if result.not_modified:
                 return result, None
-            return result, await self.parser.parse(result)
+            # Taken before the fetch slot is given back: at most FETCH_CONCURRENCY bodies
+            # wait for the parser, while other feeds' fetches (mostly 304s) go on.
+            await self._parse_slots.acquire()
+        try:
+            return result, await self.cpu.parse(result)
         finally:
-            self._fetch_slots.release()
+            self._parse_slots.release()
 
     async def _store(self, feed: Feed, parsed: ParsedFeed, seen_at: datetime) -> StoreReport:
         assert feed.id is not None
         feed_id = feed.id
         fresh = await asyncio.to_thread(self._unknown_entries, feed_id, parsed)
+        fresh_keys = {e.key for e in fresh}
         history = not feed.seeded
         summaries: list[str] | None = None
         if fresh and not history:
@@ -550,7 +574,8 @@ class FeedWatcher:
                 items=[self._item(e, t) for e, t in zip(fresh, texts, strict=True)],
                 history=history,
                 seen_at=seen_at,
-                present_keys=[e.key for e in parsed.entries],
+                # New entries are stored as seen now; the known ones are marked seen now.
+                present_keys=[e.key for e in parsed.entries if e.key not in fresh_keys],
             )
 
         return await asyncio.to_thread(store)

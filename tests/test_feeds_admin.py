@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -15,10 +16,12 @@ from bot.db.models import Entry, Feed
 from bot.feeds.admin import (
     FeedInputError,
     FeedManager,
+    FeedStatus,
     FeedUnusableError,
     normalize_feed_url,
 )
 from bot.feeds.opml import OpmlError, parse_opml
+from bot.handlers.feeds import feed_pages
 from bot.watcher import FeedWatcher
 from tests.fakes.feed_server import FeedServer, rss
 from tests.test_watcher import deliveries, item, make_due, subscribe
@@ -35,12 +38,24 @@ def server() -> Iterator[FeedServer]:
         yield fs
 
 
-@pytest.fixture
-async def watcher(engine: Engine) -> AsyncIterator[FeedWatcher]:
+def _watcher(engine: Engine) -> FeedWatcher:
     settings = get_settings(
         allow_private_networks=True, fetch_articles=False, poll_interval_seconds=60
     )
-    w = FeedWatcher(engine=engine, settings=settings, topics=TopicCache())
+    return FeedWatcher(engine=engine, settings=settings, topics=TopicCache())
+
+
+@pytest.fixture
+async def lite_watcher(sqlite_engine: Engine) -> AsyncIterator[FeedWatcher]:
+    """A watcher on SQLite only, for tests that exercise no database differences."""
+    w = _watcher(sqlite_engine)
+    yield w
+    await w.aclose()
+
+
+@pytest.fixture
+async def watcher(engine: Engine) -> AsyncIterator[FeedWatcher]:
+    w = _watcher(engine)
     yield w
     await w.aclose()
 
@@ -95,8 +110,9 @@ async def test_add_checks_the_feed_and_stores_its_entries_as_history(
 
 
 async def test_add_refuses_unusable_feeds_and_changes_nothing(
-    engine: Engine, server: FeedServer, watcher: FeedWatcher
+    server: FeedServer, lite_watcher: FeedWatcher
 ) -> None:
+    watcher = lite_watcher
     manager = FeedManager(watcher=watcher)
     for path, reason in [
         ("/page.html", "looks like an HTML page"),
@@ -111,8 +127,9 @@ async def test_add_refuses_unusable_feeds_and_changes_nothing(
 
 
 async def test_disabled_feed_is_enabled_again_by_adding_it(
-    engine: Engine, server: FeedServer, watcher: FeedWatcher
+    sqlite_engine: Engine, server: FeedServer, lite_watcher: FeedWatcher
 ) -> None:
+    engine, watcher = sqlite_engine, lite_watcher
     manager = FeedManager(watcher=watcher)
     await manager.add(server.url("/world.xml"))
     with session_scope(engine) as session:
@@ -163,9 +180,8 @@ async def test_list_and_remove_by_number_or_url(
         assert list(session.exec(select(Entry))) == []
 
 
-async def test_opml_import_and_export(
-    engine: Engine, server: FeedServer, watcher: FeedWatcher
-) -> None:
+async def test_opml_import_and_export(server: FeedServer, lite_watcher: FeedWatcher) -> None:
+    watcher = lite_watcher
     manager = FeedManager(watcher=watcher)
     await manager.add(server.url("/sport.xml"))
     opml = f"""<?xml version="1.0"?>
@@ -196,3 +212,33 @@ async def test_opml_import_and_export(
     with pytest.raises(OpmlError):
         await manager.import_opml(b"<html><body>hello</body></html>")
     assert len(await manager.statuses()) == 2
+
+
+def test_feed_listing_pages_fit_in_a_message() -> None:
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    statuses = [
+        FeedStatus(
+            number=n,
+            feed_id=n,
+            url=f"https://news{n}.example.org/" + "section/" * 40 + "feed.xml",
+            title=f"Regional <News> & Views {n} " + "long title " * 12,
+            enabled=n % 7 != 0,
+            error_count=n % 3,
+            last_error=("HTTP 503 from news.example.org " * 20) if n % 3 else None,
+            last_success_at=now - timedelta(minutes=n),
+            next_poll_at=now + timedelta(minutes=2),
+            entries=n * 3,
+        )
+        for n in range(1, 121)
+    ]
+    pages = feed_pages(statuses, now=now)
+    assert len(pages) > 1
+    for n, page in enumerate(pages, start=1):
+        assert len(page) <= 4096
+        assert f"page {n} of {len(pages)}" in page
+        assert (f"/feeds {n + 1}" in page) == (n < len(pages))
+        assert "<News>" not in page and "&lt;News&gt; &amp; Views" in page
+    listed = [line.split(".")[0] for page in pages for line in page.split("\n\n")[1:]]
+    assert [int(x.removeprefix("<b>")) for x in listed if x.startswith("<b>")] == list(
+        range(1, 121)
+    )

@@ -67,8 +67,9 @@ async def test_identity_guid_then_canonical_link_then_hash(
 
 
 async def test_entries_that_leave_and_come_back_are_not_new(
-    engine: Engine, server: FeedServer
+    sqlite_engine: Engine, server: FeedServer
 ) -> None:
+    engine = sqlite_engine
     old = [item(n, f"Harbour story {n}") for n in (1, 2, 3)]
     server.set("/f.xml", rss("Harbour", old))
     add_feed(engine, server.url("/f.xml"))
@@ -91,8 +92,9 @@ async def test_entries_that_leave_and_come_back_are_not_new(
 
 
 async def test_entry_edited_in_place_does_not_alert_again(
-    engine: Engine, server: FeedServer
+    sqlite_engine: Engine, server: FeedServer
 ) -> None:
+    engine = sqlite_engine
     entry: dict[str, Any] = {
         "title": "Ferry strike called off",
         "link": "https://news.example.org/ferry",

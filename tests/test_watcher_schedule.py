@@ -144,8 +144,9 @@ async def test_retry_after_is_honoured(
 
 
 async def test_errors_back_off_exponentially_and_success_resets(
-    engine: Engine, server: FeedServer
+    sqlite_engine: Engine, server: FeedServer
 ) -> None:
+    engine = sqlite_engine
     server.set("/f.xml", "down for maintenance", status=500, content_type="text/plain")
     url = server.url("/f.xml")
     add_feed(engine, url)
@@ -181,8 +182,9 @@ async def test_errors_back_off_exponentially_and_success_resets(
 
 
 async def test_feed_is_disabled_after_n_errors_and_operators_are_told(
-    engine: Engine, server: FeedServer
+    sqlite_engine: Engine, server: FeedServer
 ) -> None:
+    engine = sqlite_engine
     server.set("/gone.xml", "gone", status=404, content_type="text/plain")
     server.set("/ok.xml", rss("Fine", [item(1, "Fine story")]))
     gone, ok = server.url("/gone.xml"), server.url("/ok.xml")

@@ -88,7 +88,10 @@ async def run_feeds(
     watcher: FeedWatcher | None = None
     try:
         migrate.upgrade(engine)
-        watcher = FeedWatcher(engine=engine, settings=settings, topics=TopicCache())
+        # One-off commands parse a feed or a few: threads start faster than worker processes.
+        watcher = FeedWatcher(
+            engine=engine, settings=settings, topics=TopicCache(), parse_in_processes=False
+        )
         manager = FeedManager(watcher=watcher)
         if action == "list":
             statuses = await manager.statuses()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import email.utils
-import importlib.util
 import logging
 import math
 import random
-import sys
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -28,20 +26,6 @@ from bot.feeds.netguard import (
 
 logger = logging.getLogger(__name__)
 
-
-def _remember_missing_sniffio() -> None:
-    """Make a failed `import sniffio` cheap.
-
-    httpcore 1.0 imports sniffio each time it creates a lock, and anyio >= 4.11 no longer
-    installs it. Python does not cache failed imports, so every try searches sys.path again,
-    about 1 ms per lock and several locks per request (encode/httpcore#1103). A None entry
-    in sys.modules makes the import fail at once, as it would anyway.
-    """
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
-_remember_missing_sniffio()
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
