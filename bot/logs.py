@@ -170,8 +170,9 @@ def setup_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    for name in ("httpx", "httpcore", "apscheduler"):
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token; the
+    # scheduler and Alembic's plugin set-up are only chatty there.
+    for name in ("httpx", "httpcore", "apscheduler", "alembic.runtime.plugins"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     # One line per request on the webhook port is noise; failures are still logged.
     logging.getLogger("tornado.access").setLevel(max(logging.WARNING, root.level))
