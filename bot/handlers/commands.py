@@ -202,6 +202,17 @@ async def _catalog(app: AppState) -> list[CatalogTopic]:
 PAUSED_NOTE = "\n\nAlerts are paused for this chat; send /start to resume them."
 
 
+async def _topic_argument(
+    update: Update, app: AppState, raw: str, *, usage: str
+) -> topic_ui.TopicChoice | None:
+    """Read a topic (query or catalog name); on bad input explain it with `usage` and give None."""
+    try:
+        return topic_ui.choose_topic(raw, await _catalog(app))
+    except QueryError as err:
+        await reply(update, f"{esc(str(err))}\n{usage}")
+        return None
+
+
 async def start(update: Update, context: Context) -> None:
     """Register the chat (or bring it back) and say what the bot does."""
     app = state(context)
@@ -240,10 +251,8 @@ async def subscribe(update: Update, context: Context) -> None:
     if not raw:
         await topic_ui.send_catalog(update, context)
         return
-    try:
-        choice = topic_ui.choose_topic(raw, await _catalog(app))
-    except QueryError as err:
-        await reply(update, f"{esc(str(err))}\n{SUBSCRIBE_USAGE}")
+    choice = await _topic_argument(update, app, raw, usage=SUBSCRIBE_USAGE)
+    if choice is None:
         return
     query = choice.query
     active = await _known_chat(app, update)
@@ -282,10 +291,8 @@ async def unsubscribe(update: Update, context: Context) -> None:
     if not raw:
         await reply(update, f"Tell me which topic to drop. {UNSUBSCRIBE_USAGE}")
         return
-    try:
-        choice = topic_ui.choose_topic(raw, await _catalog(app))
-    except QueryError as err:
-        await reply(update, f"{esc(str(err))}\n{UNSUBSCRIBE_USAGE}")
+    choice = await _topic_argument(update, app, raw, usage=UNSUBSCRIBE_USAGE)
+    if choice is None:
         return
     chat = update.effective_chat
     assert chat is not None
@@ -323,10 +330,8 @@ async def testtopic(update: Update, context: Context) -> None:
     if not raw:
         await reply(update, f"Tell me which topic to try. {TESTTOPIC_USAGE}")
         return
-    try:
-        choice = topic_ui.choose_topic(raw, await _catalog(app))
-    except QueryError as err:
-        await reply(update, f"{esc(str(err))}\n{TESTTOPIC_USAGE}")
+    choice = await _topic_argument(update, app, raw, usage=TESTTOPIC_USAGE)
+    if choice is None:
         return
     result = await app.db(lambda s: try_topic(session=s, query=choice.query))
     await reply(update, topic_test_text(result, choice.label))
