@@ -7,11 +7,8 @@ chat that blocked the bot.
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.bot_process import bot_env, commands_registered, running_bot, stop_bot
 from tests.fakes.feed_server import FeedServer, rss
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -102,29 +100,17 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         feeds.set("/pages/harbour", ARTICLE_PAGE, content_type="text/html; charset=utf-8")
         db_path = tmp_path / "newsbot.db"
         log_path = tmp_path / "newsbot.log"
-        env = {
-            **{k: v for k, v in os.environ.items() if k not in {"FEEDS", "ADMIN_IDS"}},
-            "TELEGRAM_BOT_TOKEN": telegram.token,
-            "TELEGRAM_API_BASE_URL": telegram.base_url,
-            "DATABASE_URL": f"sqlite:///{db_path}",
-            "FEEDS": feeds.url("/world.xml"),
-            "POLL_INTERVAL_SECONDS": "1",
-            "ADMIN_IDS": str(ADMIN),
-            "ALLOW_PRIVATE_NETWORKS": "true",
-            "LOG_LEVEL": "DEBUG",
-            "METRICS_PORT": "0",
-        }
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
-                cwd=tmp_path,
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        s = Stack(telegram, feeds, process, db_path, log_path, items)
-        try:
-            telegram.wait_for(lambda: telegram.commands(), timeout=30, what="setMyCommands")
+        env = bot_env(
+            telegram,
+            db_path,
+            FEEDS=feeds.url("/world.xml"),
+            ADMIN_IDS=str(ADMIN),
+            LOG_LEVEL="DEBUG",
+        )
+        with running_bot(
+            env, cwd=tmp_path, log_path=log_path, ready=commands_registered(telegram)
+        ) as process:
+            s = Stack(telegram, feeds, process, db_path, log_path, items)
             # The first poll stores the feed's current stories as history (no alerts).
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
@@ -132,14 +118,6 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
                     break
                 time.sleep(0.1)
             yield s
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
 
 
 def test_full_walkthrough(stack: Stack) -> None:
@@ -268,8 +246,7 @@ def test_full_walkthrough(stack: Stack) -> None:
 
     # SIGTERM stops it cleanly and quickly.
     started = time.monotonic()
-    stack.process.send_signal(signal.SIGTERM)
-    assert stack.process.wait(timeout=15) == 0
+    assert stop_bot(stack.process) == 0
     assert time.monotonic() - started < 10
     log = stack.log()
     assert tg.token not in log

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.feeds.opml import parse_opml
+from tests.fakes.bot_process import bot_env, commands_registered, running_bot
 from tests.fakes.feed_server import FeedServer, rss
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -61,37 +60,17 @@ def bot(tmp_path: Path) -> Iterator[Bot]:
         feeds.set("/dead.xml", "gone", status=500, content_type="text/plain")
         feeds.set("/page.html", "<html><body>A web page</body></html>", content_type="text/html")
         log_path = tmp_path / "newsbot.log"
-        env = {
-            **{k: v for k, v in os.environ.items() if k not in {"FEEDS", "ADMIN_IDS"}},
-            "TELEGRAM_BOT_TOKEN": telegram.token,
-            "TELEGRAM_API_BASE_URL": telegram.base_url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
-            "FEEDS": feeds.url("/dead.xml"),
-            "FEED_DISABLE_AFTER_ERRORS": "2",
-            "POLL_INTERVAL_SECONDS": "1",
-            "ADMIN_IDS": str(ADMIN),
-            "ALLOW_PRIVATE_NETWORKS": "true",
-            "FETCH_ARTICLES": "false",
-        }
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
-                cwd=tmp_path,
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            telegram.wait_for(lambda: telegram.commands(), timeout=30, what="setMyCommands")
+        env = bot_env(
+            telegram,
+            tmp_path / "newsbot.db",
+            FEEDS=feeds.url("/dead.xml"),
+            FEED_DISABLE_AFTER_ERRORS="2",
+            ADMIN_IDS=str(ADMIN),
+            FETCH_ARTICLES="false",
+        )
+        ready = commands_registered(telegram)
+        with running_bot(env, cwd=tmp_path, log_path=log_path, ready=ready) as process:
             yield Bot(telegram, feeds, process, log_path)
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
 
 
 def test_operators_manage_feeds_in_chat(bot: Bot) -> None:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +21,7 @@ from bot import metrics
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import Broadcast, Chat, Delivery, Entry, Feed
 from bot.health import MIN_STALE_SECONDS, InstanceStatus, OpsServer, assess
+from tests.fakes.bot_process import bot_env, commands_registered, running_bot
 from tests.fakes.feed_server import FeedServer, rss
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_logs import feed_seeded
@@ -249,40 +246,19 @@ def running(tmp_path: Path) -> Iterator[tuple[FakeTelegram, FeedServer, int, Pat
     ]
     with FakeTelegram() as telegram, FeedServer() as feeds:
         feeds.set("/feed.xml", rss("Metric Wire", items))
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("WEBHOOK_", "FEEDS"))},
-            "TELEGRAM_BOT_TOKEN": telegram.token,
-            "TELEGRAM_API_BASE_URL": telegram.base_url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
-            "FEEDS": feeds.url("/feed.xml"),
-            "POLL_INTERVAL_SECONDS": "1",
-            "ALLOW_PRIVATE_NETWORKS": "true",
-            "FETCH_ARTICLES": "false",
-            "METRICS_LISTEN": "127.0.0.1",
-            "METRICS_PORT": str(port),
-            "LOG_LEVEL": "INFO",
-        }
+        env = bot_env(
+            telegram,
+            tmp_path / "newsbot.db",
+            FEEDS=feeds.url("/feed.xml"),
+            FETCH_ARTICLES="false",
+            METRICS_LISTEN="127.0.0.1",
+            METRICS_PORT=str(port),
+            LOG_LEVEL="INFO",
+        )
         log_path = tmp_path / "newsbot.log"
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
-                cwd=tmp_path,
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            telegram.wait_for(lambda: telegram.commands(), timeout=30, what="setMyCommands")
+        ready = commands_registered(telegram)
+        with running_bot(env, cwd=tmp_path, log_path=log_path, ready=ready):
             yield telegram, feeds, port, log_path
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            items.clear()
 
 
 def _wait(predicate: Any, timeout: float = 20, what: str = "condition") -> Any:

@@ -4,7 +4,6 @@ answers only requests that carry the secret header."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import signal
 import socket
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from bot.config import SettingsError, get_settings
+from tests.fakes.bot_process import bot_env, running_bot
 from tests.fakes.telegram_api import FakeTelegram
 
 CHAT = 4242
@@ -34,15 +34,7 @@ def free_port() -> int:
 
 
 def base_env(telegram: FakeTelegram, db_path: Path) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("WEBHOOK_", "METRICS_"))}
-    return {
-        **{k: v for k, v in keep.items() if k not in {"FEEDS", "ADMIN_IDS", "DATABASE_URL"}},
-        "TELEGRAM_BOT_TOKEN": telegram.token,
-        "TELEGRAM_API_BASE_URL": telegram.base_url,
-        "DATABASE_URL": f"sqlite:///{db_path}",
-        "METRICS_PORT": "0",
-        "LOG_LEVEL": "DEBUG",
-    }
+    return bot_env(telegram, db_path, LOG_LEVEL="DEBUG")
 
 
 def start_update(update_id: int, text: str = "/start") -> dict[str, Any]:
@@ -99,25 +91,12 @@ def hook(tmp_path: Path) -> Iterator[Hook]:
             "WEBHOOK_LISTEN": "127.0.0.1",
             "WEBHOOK_PORT": str(port),
         }
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
-                cwd=tmp_path,
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            telegram.wait_for(lambda: telegram.webhook[0], timeout=30, what="setWebhook")
+
+        def ready() -> object:
+            return telegram.wait_for(lambda: telegram.webhook[0], timeout=30, what="setWebhook")
+
+        with running_bot(env, cwd=tmp_path, log_path=log_path, ready=ready) as process:
             yield Hook(telegram, process, url, f"http://127.0.0.1:{port}/{path}", secret, log_path)
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
 
 
 def _wait_listening(url: str, timeout: float = 15) -> None:
