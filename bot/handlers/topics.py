@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram import Chat as TgChat
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
@@ -233,20 +233,31 @@ async def _edit_markup(message: Message, markup: InlineKeyboardMarkup) -> None:
             log.info("could not update the catalog buttons: %s", err.message)
 
 
+async def _pressed(
+    update: Update, context: Context, prefix: str
+) -> tuple[CallbackQuery, Message, int] | None:
+    """Check a button press (its data, its message, who pressed); answer and give None if bad."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return None
+    item_id = _button_id(query.data, prefix)
+    message = query.message
+    if item_id is None or not isinstance(message, Message):
+        await query.answer(OUT_OF_DATE)
+        return None
+    if not await may_manage(update, context):
+        await query.answer(MANAGE_REFUSAL, show_alert=True)
+        return None
+    return query, message, item_id
+
+
 async def catalog_button(update: Update, context: Context) -> None:
     """Follow or drop a catalog topic, then show the new state on the same message."""
     app = state(context)
-    query = update.callback_query
-    if query is None or query.data is None:
+    pressed = await _pressed(update, context, CATALOG_DATA)
+    if pressed is None:
         return
-    catalog_id = _button_id(query.data, CATALOG_DATA)
-    message = query.message
-    if catalog_id is None or not isinstance(message, Message):
-        await query.answer(OUT_OF_DATE)
-        return
-    if not await may_manage(update, context):
-        await query.answer(MANAGE_REFUSAL, show_alert=True)
-        return
+    query, message, catalog_id = pressed
     chat = message.chat
     await remember_chat(app, chat)
     thread_id = thread_of(message)
@@ -277,17 +288,10 @@ async def catalog_button(update: Update, context: Context) -> None:
 async def remove_button(update: Update, context: Context) -> None:
     """Drop one of the chat's topics from /topics, then show the shorter list."""
     app = state(context)
-    query = update.callback_query
-    if query is None or query.data is None:
+    pressed = await _pressed(update, context, REMOVE_DATA)
+    if pressed is None:
         return
-    topic_id = _button_id(query.data, REMOVE_DATA)
-    message = query.message
-    if topic_id is None or not isinstance(message, Message):
-        await query.answer(OUT_OF_DATE)
-        return
-    if not await may_manage(update, context):
-        await query.answer(MANAGE_REFUSAL, show_alert=True)
-        return
+    query, message, topic_id = pressed
     chat_id = message.chat.id
 
     def work(s: Session) -> tuple[str | None, list[topics_db.ChatTopic]]:
