@@ -43,7 +43,7 @@ from sqlmodel import select  # noqa: E402
 from bot.db import migrate, repo  # noqa: E402
 from bot.db.engine import make_engine, session_scope  # noqa: E402
 from bot.db.models import Chat, Delivery, Entry, Subscription, Topic  # noqa: E402
-from tests.fakes.telegram_api import JSON, FakeTelegram  # noqa: E402
+from tests.fakes.telegram_api import ClockedTelegram, FakeTelegram  # noqa: E402
 
 TITLE = "Dam gates opened as river rises"
 POSTGRES_URL = os.environ.get(
@@ -52,19 +52,10 @@ POSTGRES_URL = os.environ.get(
 TELEGRAM_GLOBAL = 30
 
 
-class ClockedTelegram(FakeTelegram):
-    """The stand-in Bot API, noting when each message was accepted (monotonic clock)."""
+class QuietTelegram(ClockedTelegram):
+    """The clocked stand-in Bot API, quiet about connections the killed sender leaves."""
 
-    def _reset_state(self) -> None:
-        super()._reset_state()
-        self.stamps: list[float] = []
-
-    def _api_sendMessage(self, params: Any, sock: Any) -> JSON:
-        result = super()._api_sendMessage(params, sock)
-        self.stamps.append(time.monotonic())
-        return result
-
-    def start(self) -> ClockedTelegram:
+    def start(self) -> QuietTelegram:
         """Serve; connections reset by the killed sender are expected, not worth a traceback."""
         super().start()
         server = self._server
@@ -177,7 +168,7 @@ def received(tg: FakeTelegram) -> Counter[int]:
 
 
 def one_run(kind: str, folder: Path, *, rate: int, chats: int, kill: bool) -> Run:
-    with database(kind, folder) as url, ClockedTelegram() as tg:
+    with database(kind, folder) as url, QuietTelegram() as tg:
         tg.enforce_limits(global_per_second=max(TELEGRAM_GLOBAL, rate))
         engine = make_engine(url)
         migrate.upgrade(engine)
@@ -187,7 +178,7 @@ def one_run(kind: str, folder: Path, *, rate: int, chats: int, kill: bool) -> Ru
         in_flight = 0
         restart_seconds = 0.0
         if kill:
-            while len(tg.stamps) < chats // 2:
+            while tg.accepted < chats // 2:
                 if first.poll() is not None:
                     raise SystemExit(f"the sender stopped early; see {log}")
                 time.sleep(0.005)
@@ -201,10 +192,10 @@ def one_run(kind: str, folder: Path, *, rate: int, chats: int, kill: bool) -> Ru
                     )
                 ).all()
             in_flight = sum(1 for c in held if at_kill[c])
-            sent_at_kill = len(tg.stamps)
+            sent_at_kill = tg.accepted
             killed_at = time.monotonic()
             second = start_sender(tg, url, rate=rate, name="bench-2", log=log)
-            while len(tg.stamps) == sent_at_kill and second.poll() is None:
+            while tg.accepted == sent_at_kill and second.poll() is None:
                 time.sleep(0.01)
             restart_seconds = time.monotonic() - killed_at
             code, usage = reap(second)
@@ -214,7 +205,7 @@ def one_run(kind: str, folder: Path, *, rate: int, chats: int, kill: bool) -> Ru
             raise SystemExit(f"the sender exited with {code}; see {log}")
         engine.dispose()
         got = received(tg)
-        stamps = sorted(tg.stamps)
+        stamps = sorted(tg.stamps())
         sent = len(stamps)
         span = stamps[-1] - stamps[0] if sent > 1 else 0.0
         cpu = usage.ru_utime + usage.ru_stime

@@ -8,11 +8,9 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -23,23 +21,10 @@ from bot.db import migrate, repo
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import Chat, Delivery, Entry
 from tests.conftest import drop_schema, postgres_engine_url
-from tests.fakes.telegram_api import JSON, FakeTelegram
+from tests.fakes.telegram_api import ClockedTelegram, FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Lighthouse keeper rescues sailors"
-
-
-class ClockedTelegram(FakeTelegram):
-    """The stand-in Bot API, also noting when each message was accepted, to the microsecond."""
-
-    def _reset_state(self) -> None:
-        super()._reset_state()
-        self.stamps: list[float] = []
-
-    def _api_sendMessage(self, params: Any, sock: Any) -> JSON:
-        result = super()._api_sendMessage(params, sock)
-        self.stamps.append(time.monotonic())
-        return result
 
 
 @pytest.fixture
@@ -165,7 +150,7 @@ def test_two_senders_share_postgresql_exactly_once(tmp_path: Path, tg: ClockedTe
         ]
         assert len(sent) == 2 and sum(sent) == count and min(sent) > count // 4
         # Together they keep to SEND_RATE: at most a token or two over in any second.
-        stamps = sorted(tg.stamps)
+        stamps = sorted(tg.stamps())
         assert len(stamps) == count
         assert _max_in_window(stamps, 1.0) <= rate + 3
         span = stamps[-1] - stamps[0]

@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -25,7 +24,7 @@ from bot.db.models import Chat, Delivery, Entry, Feed, OutboxSender, Subscriptio
 from bot.delivery.render import Alert, esc
 from bot.delivery.sender import Sender, SenderConfig
 from bot.delivery.transport import LeanRequest, make_send_bot
-from tests.fakes.telegram_api import JSON, ApiError, FakeTelegram
+from tests.fakes.telegram_api import ClockedTelegram, FakeTelegram
 
 FAST = SenderConfig(
     rate=200,
@@ -35,28 +34,6 @@ FAST = SenderConfig(
     retry_base=0.05,
     idle_wait=0.1,
 )
-
-
-class ClockedTelegram(FakeTelegram):
-    """The stand-in Bot API, also noting when each sendMessage was answered, to the microsecond
-    (its own request log keeps whole seconds, like Telegram's message dates)."""
-
-    def _reset_state(self) -> None:
-        super()._reset_state()
-        self.answers: list[tuple[float, int, int]] = []  # (monotonic time, chat, status)
-
-    def _api_sendMessage(self, params: Any, sock: Any) -> JSON:
-        chat = int(str(params.raw.get("chat_id")))
-        try:
-            result = super()._api_sendMessage(params, sock)
-        except ApiError as err:
-            self.answers.append((time.monotonic(), chat, err.status))
-            raise
-        self.answers.append((time.monotonic(), chat, 200))
-        return result
-
-    def stamps(self, chat: int | None = None, status: int = 200) -> list[float]:
-        return [t for t, c, s in self.answers if s == status and chat in (None, c)]
 
 
 @pytest.fixture

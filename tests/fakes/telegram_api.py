@@ -2140,3 +2140,28 @@ def _short(params: JSON) -> str:
         if not isinstance(v, UploadedFile)
     }
     return json.dumps(shown, ensure_ascii=False, default=str)
+
+
+class ClockedTelegram(FakeTelegram):
+    """The stand-in Bot API, also noting when each sendMessage was answered, to the microsecond
+    (its own request log keeps whole seconds, like Telegram's message dates)."""
+
+    def _reset_state(self) -> None:
+        super()._reset_state()
+        self.answers: list[tuple[float, int, int]] = []  # (monotonic time, chat, status)
+        self.accepted = 0  # sendMessage calls answered 200, kept cheap to poll
+
+    def _api_sendMessage(self, params: Any, sock: Any) -> JSON:
+        chat = int(str(params.raw.get("chat_id")))
+        try:
+            result = super()._api_sendMessage(params, sock)
+        except ApiError as err:
+            self.answers.append((time.monotonic(), chat, err.status))
+            raise
+        self.answers.append((time.monotonic(), chat, 200))
+        self.accepted += 1
+        return result
+
+    def stamps(self, chat: int | None = None, status: int = 200) -> list[float]:
+        """Return when the answers of `status` (to `chat`, or any) went out."""
+        return [t for t, c, s in self.answers if s == status and chat in (None, c)]
