@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
-from telegram import BotCommand, Update
+from telegram import Bot, BotCommand, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -19,7 +19,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import metrics
 from bot.alerts import TopicCache
@@ -27,8 +27,11 @@ from bot.config import Settings
 from bot.db import feeds as feeds_db
 from bot.db import repo
 from bot.db.models import utcnow
-from bot.delivery.sender import Sender, SenderConfig
-from bot.delivery.transport import make_send_bot
+from bot.delivery.door import Door, GuardedRequest
+from bot.delivery.outcomes import SenderConfig
+from bot.delivery.replies import ReplyLane
+from bot.delivery.sender import Sender
+from bot.delivery.transport import file_base_url, make_send_bot
 from bot.handlers import broadcast as bc_handlers
 from bot.handlers import commands, guard
 from bot.handlers import feeds as feed_handlers
@@ -77,13 +80,13 @@ async def on_error(update: object, context: Context) -> None:
     """Log the failure (never the user's text) and apologise in the chat."""
     err = context.error
     log.error("handler failed: %s", type(err).__name__, exc_info=err)
-    if isinstance(update, Update) and update.effective_message is not None:
-        try:
-            await update.effective_message.reply_text(
-                "Sorry, something went wrong on my side. Please try again in a minute."
-            )
-        except Exception:
-            log.debug("could not apologise", exc_info=True)
+    the_door = state(context).door
+    if isinstance(update, Update) and update.effective_message is not None and the_door:
+        the_door.reply(
+            update.effective_message,
+            "Sorry, something went wrong on my side. Please try again in a minute.",
+            parse_mode=None,
+        )
 
 
 def build_application(
@@ -101,7 +104,7 @@ def build_application(
     token = settings.bot_token()
     catalog_plan = topic_handlers.catalog_plan(settings)
     base = settings.telegram_api_base_url
-    file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base
+    file_base = file_base_url(base)
     builder = (
         ApplicationBuilder()
         .token(token)
@@ -112,28 +115,38 @@ def build_application(
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+    # The application's Bot may read (getMe, getUpdates, getChatMember, getFile) but not send:
+    # every send, edit and answer goes through the door (bot/delivery/door.py).
+    app_request = request or HTTPXRequest(connection_pool_size=8)
+    updates_request = request or HTTPXRequest(connection_pool_size=1)
+    builder = builder.request(GuardedRequest(app_request)).get_updates_request(
+        GuardedRequest(updates_request)
+    )
     application = builder.build()
     application.bot_data[topic_handlers.CATALOG_PLAN_KEY] = catalog_plan
     topics = TopicCache()
     watcher = FeedWatcher(engine=engine, settings=settings, topics=topics, client=feed_client)
     app_state = AppState(settings=settings, engine=engine, topics=topics, watcher=watcher)
     application.bot_data[STATE_KEY] = app_state
-    # The outbox sends through its own lean transport (bot/delivery/transport.py), unless the
+    # The door sends through its own lean transport (bot/delivery/transport.py), unless the
     # caller supplied the transport to use for everything.
     send_config = SenderConfig.from_settings(settings)
     send_bot = (
-        application.bot
+        Bot(token, base_url=base, base_file_url=file_base, request=request)
         if request is not None
         else make_send_bot(token=token, base_url=base, pool_size=send_config.in_flight_limit)
     )
     sender = Sender(
-        engine=engine, bot=send_bot, config=send_config, owns_bot=send_bot is not application.bot
+        engine=engine,
+        bot=send_bot,
+        config=send_config,
+        owns_bot=request is None,
+        replies=ReplyLane(max_age=settings.reply_max_age_seconds),
     )
-    app_state.sender = sender
-    watcher.on_queued = sender.wake
-    watcher.notify_admins = feed_handlers.make_admin_notifier(application.bot, settings.admin_ids)
+    door = Door(sender)
+    app_state.door = door
+    watcher.on_queued = door.wake
+    watcher.notify_admins = feed_handlers.make_admin_notifier(door, settings.admin_ids)
 
     add = application.add_handler
     add(CommandHandler("start", commands.start, filters=COMMAND_UPDATES))
@@ -217,8 +230,8 @@ async def _post_init(application: AnyApplication) -> None:
     jobs.run_repeating(
         prune_entries, interval=PRUNE_EVERY, first=60, name="prune", job_kwargs=job_kwargs
     )
-    if app.sender is not None:
-        application.bot_data["sender-task"] = asyncio.create_task(app.sender.run())
+    if app.door is not None:
+        application.bot_data["door-task"] = asyncio.create_task(app.door.run())
     me = application.bot
     log.info("running as @%s", me.username)
 
@@ -226,9 +239,9 @@ async def _post_init(application: AnyApplication) -> None:
 async def _post_stop(application: AnyApplication) -> None:
     app = application.bot_data[STATE_KEY]
     assert isinstance(app, AppState)
-    if app.sender is not None:
-        await app.sender.stop()
-    task = application.bot_data.pop("sender-task", None)
+    if app.door is not None:
+        await app.door.stop()
+    task = application.bot_data.pop("door-task", None)
     if isinstance(task, asyncio.Task):
         task.cancel()
 

@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     allow_paid_broadcast: bool = False
     paid_send_rate: float = Field(default=1000.0, gt=0, le=1000)
     send_max_attempts: int = Field(default=8, ge=1, le=100)
+    reply_max_age_seconds: float = Field(default=120.0, ge=5, le=3600)
 
     # Production: webhook, health and metrics, logs, hot standby
     webhook_url: str = ""

@@ -78,6 +78,14 @@ ALERT_LATENCY = Histogram(
     buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 7200),
     registry=REGISTRY,
 )
+REPLIES = Counter(
+    "newsbot_replies",
+    "Answers to people (kind: reply, edit, answer, notice, upload) by outcome: sent, again "
+    "(429 or the link failed: sent later), drop (not sent: too old, refused, or outcome "
+    "unknown).",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
 INSTANCE_ACTIVE = Gauge(
     "newsbot_instance_active",
     "1 when this process is the active instance, 0 while it waits as a standby.",
@@ -137,6 +145,11 @@ def note_claimed(*, rows: Iterable[Delivery], entries: Mapping[int, Entry]) -> N
         entry = entries.get(row.entry_id) if row.entry_id is not None else None
         if row.id is not None and entry is not None:
             _SEEN[row.id] = entry.seen_at
+
+
+def record_reply(kind: str, outcome: str) -> None:
+    """Count one attempt of an answer to a person."""
+    REPLIES.labels(kind=kind, outcome=outcome).inc()
 
 
 def record_send(job: object, result: object) -> None:

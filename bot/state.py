@@ -14,7 +14,7 @@ from telegram.ext import CallbackContext, ExtBot
 from bot.alerts import TopicCache
 from bot.config import Settings
 from bot.db.engine import session_scope
-from bot.delivery.sender import Sender
+from bot.delivery.door import Door
 from bot.watcher import FeedWatcher
 
 T = TypeVar("T")
@@ -30,7 +30,7 @@ class AppState:
     engine: Engine
     topics: TopicCache
     watcher: FeedWatcher
-    sender: Sender | None = None
+    door: Door | None = None
 
     async def db(self, work: Callable[[Session], T]) -> T:
         """Run one unit of database work in a thread, committing on success."""
@@ -50,4 +50,11 @@ def state(context: Context) -> AppState:
     """Return the application's shared services."""
     value = context.bot_data[STATE_KEY]
     assert isinstance(value, AppState)
+    return value
+
+
+def door(context: Context) -> Door:
+    """Return the door every message, edit and button answer goes out through."""
+    value = state(context).door
+    assert value is not None, "the door is wired in bot/app.py"
     return value

@@ -22,7 +22,8 @@ from bot.db import outbox, repo
 from bot.db.engine import session_scope
 from bot.db.models import Chat, Delivery, Entry, Feed, OutboxSender, Subscription, Topic, utcnow
 from bot.delivery.render import Alert, esc
-from bot.delivery.sender import Sender, SenderConfig
+from bot.delivery.breaker import State
+from bot.delivery.sender import CHAT_BURST, Sender, SenderConfig
 from bot.delivery.transport import LeanRequest, make_send_bot
 from tests.fakes.telegram_api import ClockedTelegram, FakeTelegram
 
@@ -142,21 +143,23 @@ async def test_every_row_delivered_once_within_the_rate(
 async def test_chat_limits_hold_and_a_busy_chat_blocks_no_one(
     sqlite_engine: Engine, tg: ClockedTelegram
 ) -> None:
-    tg.enforce_limits()  # 1/s per chat (no burst), 20/min per group, 30/s overall
+    tg.enforce_limits()  # bursts of 5 then 1/s per chat, 20/min per group, 30/s overall
     busy = [501, 502, -503]
     quiet = list(range(600, 620))
-    for n in range(3):
-        alert(sqlite_engine, f"Council vote {n}", busy if n < 2 else busy[:2])
+    for n in range(6):
+        alert(sqlite_engine, f"Council vote {n}", busy if n < 4 else busy[:2])
     alert(sqlite_engine, "Council vote 0 reaction", quiet)
     sender = sender_for(sqlite_engine, tg, replace(FAST, rate=25))
     started = time.monotonic()
-    await drive(sender, lambda: open_rows(sqlite_engine) == 0, limit=15)
+    await drive(sender, lambda: open_rows(sqlite_engine) == 0, limit=20)
     assert tg.too_many_requests == 0
     for chat in busy:
         stamps = tg.stamps(chat)
-        assert len(stamps) == (2 if chat < 0 else 3)
-        gaps = [b - a for a, b in itertools.pairwise(stamps)]
-        assert min(gaps) >= (3.0 if chat < 0 else 1.0)
+        assert len(stamps) == (4 if chat < 0 else 6)
+        # A burst of CHAT_BURST, then one per interval (3 s in a group), from the answers.
+        interval = 3.0 if chat < 0 else 1.0
+        for n in range(CHAT_BURST, len(stamps)):
+            assert stamps[n] - stamps[0] >= (n - CHAT_BURST + 1) * interval - 0.05
     # The quiet chats did not wait behind the busy ones.
     assert max(max(tg.stamps(c)) for c in quiet) - started < 2.0
 
@@ -342,7 +345,9 @@ async def test_persistent_errors_end_as_dead_letters(
     assert len(tg.requests("sendMessage")) == 3
 
 
-async def test_connection_refused_is_retried_then_dead(sqlite_engine: Engine) -> None:
+async def test_connection_refused_pauses_sending_instead_of_burning_the_queue(
+    sqlite_engine: Engine,
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # nothing listens here once the probe is closed
@@ -353,9 +358,10 @@ async def test_connection_refused_is_retried_then_dead(sqlite_engine: Engine) ->
         pool_size=4,
     )
     sender = Sender(engine=sqlite_engine, bot=bot, config=replace(FAST, max_attempts=3))
-    await drive(sender, lambda: open_rows(sqlite_engine) == 0)
+    # The breaker opens after a few failed probes; the message is not tried again meanwhile.
+    await drive(sender, lambda: sender.breaker.state is State.OPEN and sender.breaker.failures > 4)
     (row,) = rows(sqlite_engine)
-    assert (row.state, row.attempts) == ("dead", 3)
+    assert (row.state, row.attempts) == ("queued", 1)
     assert row.last_error is not None and "ConnectError" in row.last_error
 
 

@@ -31,7 +31,7 @@ from bot.delivery.render import (
     render_plain,
     utf16_len,
 )
-from bot.delivery.sender import Job, SenderConfig, backoff_seconds, result_for
+from bot.delivery.outcomes import Job, SenderConfig, backoff_seconds, result_for
 from bot.delivery.transport import ResponseError, _read_response, proxy_configured
 
 

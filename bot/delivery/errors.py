@@ -41,8 +41,16 @@ class Outcome:
 # bot-wide 429, rather than fail messages that will go out once the token is fixed.
 TOKEN_PAUSE = 60.0
 
-# The request never left this process, or Telegram never read it whole: safe to resend.
-_NOT_SENT = (httpx.PoolTimeout, httpx.ConnectTimeout, httpx.ConnectError, httpx.WriteTimeout)
+# The request never left this process, or Telegram never read it whole (the connection
+# failed before the last byte was written; an HTTP server acts on whole requests only):
+# safe to resend.
+_NOT_SENT = (
+    httpx.PoolTimeout,
+    httpx.ConnectTimeout,
+    httpx.ConnectError,
+    httpx.WriteTimeout,
+    httpx.WriteError,
+)
 
 
 def classify(err: TelegramError) -> Outcome:
@@ -80,3 +88,13 @@ def classify(err: TelegramError) -> Outcome:
             return Outcome(Action.RETRY, err.message)
         return Outcome(Action.UNKNOWN, err.message or type(cause).__name__)
     return Outcome(Action.FAIL, err.message)
+
+
+def is_link_failure(err: TelegramError) -> bool:
+    """Tell whether a failed call says the link to the Bot API is down (no answer from
+    Telegram, or a 5xx from its front end), as opposed to an answer about this call."""
+    if isinstance(err, BadRequest | Forbidden | RetryAfter | ChatMigrated | InvalidToken):
+        return False
+    if isinstance(err, TimedOut) and "pool timeout" in err.message.lower():
+        return False  # our own connection pool was full: says nothing about the link
+    return isinstance(err, NetworkError)

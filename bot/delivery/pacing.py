@@ -1,9 +1,10 @@
 """Send pacing at Telegram's documented limits (Bot FAQ, "My bot is hitting limits").
 
 About 30 messages a second overall (1000 with allow_paid_broadcast), 1 a second to one chat
-and 20 a minute to a group or channel. The sender keeps below these on its own rather than
-finding them with 429s: a token bucket per rate class, and per-chat spacing measured from
-the moment Telegram answered the previous message to that chat.
+(short bursts tolerated) and 20 a minute to a group or channel. The door keeps below these on
+its own rather than finding them with 429s: a token bucket per rate class, and per-chat
+spacing measured from the moment Telegram answered the previous message to that chat, with
+an optional burst of a few messages (a generic cell rate algorithm: one number per chat).
 """
 
 from __future__ import annotations
@@ -92,9 +93,11 @@ class Pacer:
         *,
         rate: float,
         paid_rate: float | None = None,
+        chat_burst: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clock = clock
+        self.chat_burst = max(1, chat_burst)
         self._shares = 1
         self._classes = {
             False: _Class(base=rate, bucket=TokenBucket(rate=rate, clock=clock)),
@@ -146,8 +149,8 @@ class Pacer:
         self._in_flight[chat_id] = self._in_flight.get(chat_id, 0) + 1
 
     def done(self, chat_id: int, *, delivered: bool = True) -> None:
-        """Record that the send ended; after a message reached the chat, the next one waits
-        the chat's interval from now (a send that never got through costs the chat nothing)."""
+        """Record that the send ended; after a message reached the chat, the chat's next
+        interval counts from now (a send that never got through costs the chat nothing)."""
         left = self._in_flight.get(chat_id, 1) - 1
         if left > 0:
             self._in_flight[chat_id] = left
@@ -155,18 +158,25 @@ class Pacer:
             self._in_flight.pop(chat_id, None)
         if not delivered:
             return
-        ready = self._clock() + chat_interval(chat_id)
-        self._chat_ready[chat_id] = max(self._chat_ready.get(chat_id, 0.0), ready)
+        # `_chat_ready` holds the theoretical arrival time: it runs ahead of the clock by one
+        # interval per message of the current burst.
+        now = self._clock()
+        ready = max(self._chat_ready.get(chat_id, 0.0), now) + chat_interval(chat_id)
+        self._chat_ready[chat_id] = ready
+
+    def _allowance(self, chat_id: int) -> float:
+        return (self.chat_burst - 1) * chat_interval(chat_id)
 
     def chat_wait(self, chat_id: int) -> float:
         """Return how long the chat must wait for its next message (inf while one is out)."""
         if chat_id in self._in_flight:
             return math.inf
-        return max(0.0, self._chat_ready.get(chat_id, 0.0) - self._clock())
+        ready = self._chat_ready.get(chat_id, 0.0) - self._allowance(chat_id)
+        return max(0.0, ready - self._clock())
 
     def hold_chat(self, chat_id: int, seconds: float) -> None:
-        """Keep the chat waiting at least `seconds`."""
-        ready = self._clock() + seconds
+        """Keep the chat waiting at least `seconds` (its burst allowance spent too)."""
+        ready = self._clock() + seconds + self._allowance(chat_id)
         self._chat_ready[chat_id] = max(self._chat_ready.get(chat_id, 0.0), ready)
 
     def pause_all(self, seconds: float, paid: bool = False) -> None:
@@ -177,9 +187,14 @@ class Pacer:
     def busy_chats(self) -> dict[int, float]:
         """Return {chat: seconds until it may receive again} for chats not free now."""
         now = self._clock()
-        for chat in [c for c, t in self._chat_ready.items() if t <= now]:
-            del self._chat_ready[chat]
-        busy = {c: t - now for c, t in self._chat_ready.items()}
+        busy: dict[int, float] = {}
+        for chat, ready in list(self._chat_ready.items()):
+            if ready <= now:
+                del self._chat_ready[chat]
+                continue
+            wait = ready - self._allowance(chat) - now
+            if wait > 0:
+                busy[chat] = wait
         for chat in self._in_flight:
             busy[chat] = max(busy.get(chat, 0.0), chat_interval(chat))
         return busy

@@ -8,6 +8,10 @@ from datetime import UTC, datetime
 
 # Telegram counts a text's length after entity parsing (Bot API, sendMessage: 1-4096 characters).
 MAX_MESSAGE_CHARS = 4096
+# Bot API, answerCallbackQuery: text of the notification, 0-200 characters.
+MAX_ANSWER_CHARS = 200
+# Bot API, InlineKeyboardButton: callback_data, 1-64 bytes.
+MAX_CALLBACK_DATA_BYTES = 64
 MAX_TITLE_CHARS = 300
 READ_MORE = "Read the full story"
 
@@ -36,6 +40,26 @@ def esc_attr(text: str) -> str:
 def utf16_len(text: str) -> int:
     """Return the length Telegram counts: UTF-16 code units (emoji and the like count 2)."""
     return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def utf16_cut(text: str, limit: int) -> str:
+    """Return text cut to at most `limit` UTF-16 units, with "…" when something was cut."""
+    if utf16_len(text) <= limit:
+        return text
+    units = 0
+    for end, ch in enumerate(text):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > limit - 1:
+            return text[:end] + "…"
+    return text
+
+
+def button_data(prefix: str, number: int) -> str:
+    """Return callback data for a button; raise ValueError past Telegram's 64 bytes."""
+    data = f"{prefix}{number}"
+    if not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES:
+        raise ValueError(f"callback data {data[:20]!r}… is longer than 64 bytes")
+    return data
 
 
 def _cut(text: str, limit: int) -> str:
@@ -102,11 +126,16 @@ def render_plain(alert: Alert) -> str:
     return _cut(text, MAX_MESSAGE_CHARS)
 
 
+def broadcast_text(text: str) -> str:
+    """Return the text chats receive for an operator's broadcast (Telegram trims the ends)."""
+    return text.strip()
+
+
 def render_broadcast(text: str) -> str:
-    """Return an operator's broadcast as HTML: their text, escaped."""
-    return esc(_cut(text, MAX_MESSAGE_CHARS))
+    """Return an operator's broadcast as HTML: their text as typed, escaped."""
+    return esc(utf16_cut(broadcast_text(text), MAX_MESSAGE_CHARS))
 
 
 def render_broadcast_plain(text: str) -> str:
     """Return an operator's broadcast as plain text, cut to Telegram's limit."""
-    return _cut(text, MAX_MESSAGE_CHARS)
+    return utf16_cut(broadcast_text(text), MAX_MESSAGE_CHARS)

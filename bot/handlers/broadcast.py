@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import time
+from collections.abc import Coroutine
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from sqlmodel import Session
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.db import outbox, repo
 from bot.db.outbox import BroadcastTally
-from bot.delivery.render import MAX_MESSAGE_CHARS, esc, format_time
+from bot.delivery.render import (
+    MAX_MESSAGE_CHARS,
+    broadcast_text,
+    button_data,
+    format_time,
+    render_broadcast,
+    utf16_len,
+)
 from bot.handlers.commands import command_text, reply
-from bot.state import Context, state
+from bot.handlers.topics import button_id
+from bot.state import Context, door, state
 
 log = logging.getLogger(__name__)
 
 CONFIRM = "bc:confirm:"
 CANCEL = "bc:cancel:"
-PREVIEW_CHARS = 3500
 STATUS_WORD = "status"
 RECENT = 5
 # The preview message shows progress at most this often: edits count against the chat's
@@ -55,6 +64,33 @@ def finished_text(tally: BroadcastTally) -> str:
     if tally.unknown:
         text += f" {tally.unknown:,} may or may not have arrived (the connection broke)."
     return text
+
+
+def too_long_text(length: int) -> str:
+    """Return the refusal of a broadcast longer than one Telegram message."""
+    return (
+        f"That message is {length:,} characters long as Telegram counts them (emoji and some "
+        f"other symbols count as two); one message holds at most {MAX_MESSAGE_CHARS:,}. "
+        "Please shorten it; nothing was queued."
+    )
+
+
+def preview_messages(text: str, chats: int) -> list[str]:
+    """Return the preview: exactly what chats will receive, headed by what it is.
+
+    One message when header and text fit in one; otherwise the text alone (as chats will
+    see it) followed by the header, which carries the buttons and the progress.
+    """
+    body = render_broadcast(text)
+    head = f"<b>Broadcast preview</b> — to {plural(chats, 'active chat')}"
+    together = f"{head}. Chats will receive exactly this:\n\n{body}"
+    if utf16_len(html.unescape(re.sub(r"<[^>]*>", "", together))) <= MAX_MESSAGE_CHARS:
+        return [together]
+    return [body, f"{head}: the message above, exactly as chats will receive it."]
+
+
+def _background(context: Context, work: Coroutine[Any, Any, None]) -> None:
+    context.application.create_task(work, name="broadcast-preview")
 
 
 def _when(value: datetime | None) -> str:
@@ -90,12 +126,13 @@ async def broadcast(update: Update, context: Context) -> None:
     user = update.effective_user
     chat = update.effective_chat
     if chat is None or not app.is_admin(user.id if user else None):
-        await reply(update, "Sorry, only the bot's operators can broadcast.")
+        await reply(context, update, "Sorry, only the bot's operators can broadcast.")
         return
     assert user is not None
     text = command_text(update)
     if not text:
         await reply(
+            context,
             update,
             "Usage: /broadcast TEXT — I'll show a preview before sending. "
             "/broadcast status shows running and recent broadcasts.",
@@ -104,12 +141,9 @@ async def broadcast(update: Update, context: Context) -> None:
     if text.lower() == STATUS_WORD:
         await broadcast_status(update, context)
         return
-    if len(text) > MAX_MESSAGE_CHARS:
-        await reply(
-            update,
-            f"That message has {len(text)} characters; Telegram allows {MAX_MESSAGE_CHARS}. "
-            "Please shorten it.",
-        )
+    length = utf16_len(broadcast_text(text))
+    if length > MAX_MESSAGE_CHARS:
+        await reply(context, update, too_long_text(length))
         return
     bc_id = await app.db(
         lambda s: outbox.create_broadcast(
@@ -117,28 +151,33 @@ async def broadcast(update: Update, context: Context) -> None:
         )
     )
     chats = await app.db(lambda s: len(repo.active_chat_ids(session=s)))
-    shown = text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…"
     buttons = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("✅ Confirm", callback_data=f"{CONFIRM}{bc_id}"),
-                InlineKeyboardButton("✖️ Cancel", callback_data=f"{CANCEL}{bc_id}"),
+                InlineKeyboardButton("✅ Confirm", callback_data=button_data(CONFIRM, bc_id)),
+                InlineKeyboardButton("✖️ Cancel", callback_data=button_data(CANCEL, bc_id)),
             ]
         ]
     )
     message = update.effective_message
     assert message is not None
-    sent = await message.reply_text(
-        f"<b>Broadcast preview</b> — to {plural(chats, 'active chat')}:\n\n{esc(shown)}",
-        parse_mode=ParseMode.HTML,
-        reply_markup=buttons,
-        do_quote=False,
-    )
-    await app.db(
-        lambda s: outbox.set_broadcast_message(
-            session=s, broadcast_id=bc_id, message_id=sent.message_id
+    the_door = door(context)
+    messages = preview_messages(text, chats)
+    for body in messages[:-1]:
+        the_door.reply(message, body, link_preview=False)
+    preview = the_door.reply(message, messages[-1], reply_markup=buttons, link_preview=False)
+
+    async def remember(sent: Message | None) -> None:
+        if sent is None:
+            return  # not delivered (logged by the door): no progress to show on it
+        await app.db(
+            lambda s: outbox.set_broadcast_message(
+                session=s, broadcast_id=bc_id, message_id=sent.message_id
+            )
         )
-    )
+
+    # Progress edits need the preview's message id; the handler doesn't wait for it.
+    preview.add_done_callback(lambda f: _background(context, remember(f.result())))
 
 
 async def broadcast_status(update: Update, context: Context) -> None:
@@ -146,7 +185,7 @@ async def broadcast_status(update: Update, context: Context) -> None:
     app = state(context)
     sending = await app.db(lambda s: outbox.sending_broadcasts(session=s))
     recent = await app.db(lambda s: outbox.recent_broadcasts(session=s, limit=RECENT))
-    await reply(update, status_text(sending=sending, recent=recent))
+    await reply(context, update, status_text(sending=sending, recent=recent))
 
 
 async def broadcast_button(update: Update, context: Context) -> None:
@@ -155,53 +194,39 @@ async def broadcast_button(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None or query.data is None:
         return
+    the_door = door(context)
     if not app.is_admin(query.from_user.id):
-        await query.answer("Only the bot's operators can do that.", show_alert=True)
+        the_door.answer(query, "Only the bot's operators can do that.", show_alert=True)
         return
     confirm = query.data.startswith(CONFIRM)
-    try:
-        bc_id = int(query.data.removeprefix(CONFIRM if confirm else CANCEL))
-    except ValueError:
-        await query.answer("That button is out of date.")
+    bc_id = button_id(query.data, CONFIRM if confirm else CANCEL)
+    if bc_id is None:
+        the_door.answer(query, "That button is out of date.")
         return
     if confirm:
         bc = await app.db(lambda s: outbox.confirm_broadcast(session=s, broadcast_id=bc_id))
         if bc is None:
-            await query.answer("This broadcast was already handled.")
+            the_door.answer(query, "This broadcast was already handled.")
             return
-        if app.sender is not None:
-            app.sender.wake()
-        await query.answer("Sending…")
+        the_door.wake()
+        the_door.answer(query, "Sending…")
         status = f"📣 <b>Sending</b> to {plural(bc.total, 'chat')}…"
     else:
         cancelled = await app.db(lambda s: outbox.cancel_broadcast(session=s, broadcast_id=bc_id))
         if cancelled is None:
-            await query.answer("This broadcast was already handled.")
+            the_door.answer(query, "This broadcast was already handled.")
             return
-        await query.answer("Cancelled.")
+        the_door.answer(query, "Cancelled.")
         status = "✖️ Broadcast cancelled; nothing was sent."
-    try:
-        await query.edit_message_text(status, parse_mode=ParseMode.HTML)
-    except BadRequest as err:
-        log.info("could not edit the broadcast preview: %s", err.message)
+    message = query.message
+    if isinstance(message, Message):
+        the_door.edit_text(message.chat_id, message.message_id, status)
 
 
-async def _edit_preview(context: Context, tally: BroadcastTally, text: str) -> None:
+def _edit_preview(context: Context, tally: BroadcastTally, text: str) -> None:
     bc = tally.broadcast
-    if bc.admin_message_id is None:
-        return
-    try:
-        await context.bot.edit_message_text(
-            text,
-            chat_id=bc.admin_chat_id,
-            message_id=bc.admin_message_id,
-            parse_mode=ParseMode.HTML,
-        )
-    except BadRequest as err:
-        if "not modified" not in err.message.lower():
-            log.info("could not show broadcast %s progress: %s", bc.id, err.message)
-    except TelegramError as err:
-        log.info("could not show broadcast %s progress: %s", bc.id, err)
+    if bc.admin_message_id is not None:
+        door(context).edit_text(bc.admin_chat_id, bc.admin_message_id, text)
 
 
 def _finish(session: Session, *, broadcast_id: int) -> bool:
@@ -223,14 +248,11 @@ async def report_progress(context: Context) -> None:
                 continue
             shown.pop(bc_id, None)
             text = finished_text(tally)
-            await _edit_preview(context, tally, text)
-            try:
-                await context.bot.send_message(bc.admin_chat_id, text, parse_mode=ParseMode.HTML)
-            except TelegramError as err:  # the tally is in the database either way
-                log.warning("could not report broadcast %s to its admin: %s", bc_id, err)
+            _edit_preview(context, tally, text)
+            door(context).send(bc.admin_chat_id, text, kind="notice")
             continue
         text = progress_text(tally)
         last_at, last_text = shown.get(bc_id, (-PROGRESS_EVERY, ""))
         if text != last_text and now - last_at >= PROGRESS_EVERY:
             shown[bc_id] = (now, text)
-            await _edit_preview(context, tally, text)
+            _edit_preview(context, tally, text)

@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 from telegram import Update
-from telegram.constants import ParseMode
 
 from bot.db import repo
 from bot.db import topics as topics_db
@@ -18,7 +17,7 @@ from bot.db.models import CatalogTopic, Entry
 from bot.delivery.render import Alert, esc, render_alert
 from bot.handlers import topics as topic_ui
 from bot.handlers.guard import MANAGE_REFUSAL, may_manage
-from bot.state import AppState, Context, state
+from bot.state import AppState, Context, door, state
 from bot.topics import Document, Query, QueryError, matches, parse_query
 from bot.topics.catalog import MAX_CATALOG_TOPICS, CatalogError, make_entry
 
@@ -180,11 +179,11 @@ def topic_test_text(test: TopicTest, label: str) -> str:
     return head + "\n" + "\n".join(lines) + tail
 
 
-async def reply(update: Update, text: str) -> None:
-    """Answer in the chat the update came from, as HTML."""
+async def reply(context: Context, update: Update, text: str) -> None:
+    """Hand the door an answer (HTML) for the chat the update came from."""
     message = update.effective_message
     if message is not None:
-        await message.reply_text(text, parse_mode=ParseMode.HTML, do_quote=False)
+        door(context).reply(message, text)
 
 
 async def _known_chat(app: AppState, update: Update) -> bool:
@@ -203,13 +202,13 @@ PAUSED_NOTE = "\n\nAlerts are paused for this chat; send /start to resume them."
 
 
 async def _topic_argument(
-    update: Update, app: AppState, raw: str, *, usage: str
+    update: Update, context: Context, raw: str, *, usage: str
 ) -> topic_ui.TopicChoice | None:
     """Read a topic (query or catalog name); on bad input explain it with `usage` and give None."""
     try:
-        return topic_ui.choose_topic(raw, await _catalog(app))
+        return topic_ui.choose_topic(raw, await _catalog(state(context)))
     except QueryError as err:
-        await reply(update, f"{esc(str(err))}\n{usage}")
+        await reply(context, update, f"{esc(str(err))}\n{usage}")
         return None
 
 
@@ -224,6 +223,7 @@ async def start(update: Update, context: Context) -> None:
         lambda s: repo.register_chat(session=s, chat_id=chat_id, chat_type=chat_type, title=title)
     )
     await reply(
+        context,
         update,
         "👋 <b>Welcome!</b> I send breaking news alerts: a headline, a two-sentence summary "
         "and a link, as soon as a story matches a topic you follow.\n\n"
@@ -238,20 +238,20 @@ async def help_command(update: Update, context: Context) -> None:
     app = state(context)
     user = update.effective_user
     operator = app.is_admin(user.id if user else None)
-    await reply(update, HELP + (ADMIN_HELP + CATALOG_ADMIN_HELP if operator else ""))
+    await reply(context, update, HELP + (ADMIN_HELP + CATALOG_ADMIN_HELP if operator else ""))
 
 
 async def subscribe(update: Update, context: Context) -> None:
     """Subscribe the chat to a topic, or offer the catalog as buttons."""
     app = state(context)
     if not await may_manage(update, context):
-        await reply(update, MANAGE_REFUSAL)
+        await reply(context, update, MANAGE_REFUSAL)
         return
     raw = command_text(update)
     if not raw:
         await topic_ui.send_catalog(update, context)
         return
-    choice = await _topic_argument(update, app, raw, usage=SUBSCRIBE_USAGE)
+    choice = await _topic_argument(update, context, raw, usage=SUBSCRIBE_USAGE)
     if choice is None:
         return
     query = choice.query
@@ -271,27 +271,27 @@ async def subscribe(update: Update, context: Context) -> None:
             )
         )
     except repo.TopicLimitError:
-        await reply(update, topic_ui.limit_text())
+        await reply(context, update, topic_ui.limit_text())
         return
     name = f"<b>{esc(choice.label)}</b>"
     if outcome.created:
         text = f"✅ Subscribed to {name}. I'll send an alert when a new story matches."
     else:
         text = f"You're already subscribed to {name}."
-    await reply(update, text + ("" if active else PAUSED_NOTE))
+    await reply(context, update, text + ("" if active else PAUSED_NOTE))
 
 
 async def unsubscribe(update: Update, context: Context) -> None:
     """Remove one of the chat's topics."""
     app = state(context)
     if not await may_manage(update, context):
-        await reply(update, MANAGE_REFUSAL)
+        await reply(context, update, MANAGE_REFUSAL)
         return
     raw = command_text(update)
     if not raw:
-        await reply(update, f"Tell me which topic to drop. {UNSUBSCRIBE_USAGE}")
+        await reply(context, update, f"Tell me which topic to drop. {UNSUBSCRIBE_USAGE}")
         return
-    choice = await _topic_argument(update, app, raw, usage=UNSUBSCRIBE_USAGE)
+    choice = await _topic_argument(update, context, raw, usage=UNSUBSCRIBE_USAGE)
     if choice is None:
         return
     chat = update.effective_chat
@@ -309,9 +309,10 @@ async def unsubscribe(update: Update, context: Context) -> None:
         )
 
     if await app.db(work):
-        await reply(update, f"Unsubscribed from <b>{esc(choice.label)}</b>.")
+        await reply(context, update, f"Unsubscribed from <b>{esc(choice.label)}</b>.")
     else:
         await reply(
+            context,
             update,
             f"This chat isn't subscribed to <b>{esc(choice.label)}</b>. "
             "/topics lists the topics it follows.",
@@ -328,13 +329,13 @@ async def testtopic(update: Update, context: Context) -> None:
     app = state(context)
     raw = command_text(update)
     if not raw:
-        await reply(update, f"Tell me which topic to try. {TESTTOPIC_USAGE}")
+        await reply(context, update, f"Tell me which topic to try. {TESTTOPIC_USAGE}")
         return
-    choice = await _topic_argument(update, app, raw, usage=TESTTOPIC_USAGE)
+    choice = await _topic_argument(update, context, raw, usage=TESTTOPIC_USAGE)
     if choice is None:
         return
     result = await app.db(lambda s: try_topic(session=s, query=choice.query))
-    await reply(update, topic_test_text(result, choice.label))
+    await reply(context, update, topic_test_text(result, choice.label))
 
 
 async def latest(update: Update, context: Context) -> None:
@@ -343,22 +344,27 @@ async def latest(update: Update, context: Context) -> None:
     try:
         request = parse_latest(command_text(update), await _catalog(app))
     except QueryError as err:
-        await reply(update, f"{esc(str(err))}\nUsage: /latest [TOPIC] [N], e.g. /latest nato 3")
+        await reply(
+            context, update, f"{esc(str(err))}\nUsage: /latest [TOPIC] [N], e.g. /latest nato 3"
+        )
         return
     alerts = await app.db(lambda s: find_latest(session=s, request=request))
     if not alerts:
         if request.query is None:
-            await reply(update, "No stories yet — I'll have some after the next feed check.")
+            await reply(
+                context, update, "No stories yet — I'll have some after the next feed check."
+            )
         else:
             label = esc(request.label)
             await reply(
+                context,
                 update,
                 f"No stored story matches <b>{label}</b> yet. "
                 f"<code>/subscribe {label}</code> to get the next one.",
             )
         return
     for alert in alerts:
-        await reply(update, render_alert(alert))
+        await reply(context, update, render_alert(alert))
 
 
 async def addtopic(update: Update, context: Context) -> None:
@@ -366,16 +372,16 @@ async def addtopic(update: Update, context: Context) -> None:
     app = state(context)
     user = update.effective_user
     if not app.is_admin(user.id if user else None):
-        await reply(update, OPERATORS_ONLY)
+        await reply(context, update, OPERATORS_ONLY)
         return
     name, _, query = command_text(update).replace("\n", " ").partition(" ")
     if not name or not query.strip():
-        await reply(update, ADDTOPIC_USAGE)
+        await reply(context, update, ADDTOPIC_USAGE)
         return
     try:
         entry = make_entry(name, query)
     except CatalogError as err:
-        await reply(update, f"{esc(str(err))}\n{ADDTOPIC_USAGE}")
+        await reply(context, update, f"{esc(str(err))}\n{ADDTOPIC_USAGE}")
         return
 
     def work(s: Session) -> topics_db.CatalogSave:
@@ -393,14 +399,14 @@ async def addtopic(update: Update, context: Context) -> None:
     try:
         saved = await app.db(work)
     except CatalogError as err:
-        await reply(update, esc(str(err)))
+        await reply(context, update, esc(str(err)))
         return
     shown = f"<b>{esc(saved.topic.name)}</b> = <code>{esc(entry.query.display)}</code>"
     if saved.created:
-        await reply(update, f"Added {shown} to the topic list.")
+        await reply(context, update, f"Added {shown} to the topic list.")
     else:
         moved = f" {saved.moved} chat(s) now follow the new query." if saved.moved else ""
-        await reply(update, f"Updated {shown}.{moved}")
+        await reply(context, update, f"Updated {shown}.{moved}")
 
 
 async def removetopic(update: Update, context: Context) -> None:
@@ -408,21 +414,23 @@ async def removetopic(update: Update, context: Context) -> None:
     app = state(context)
     user = update.effective_user
     if not app.is_admin(user.id if user else None):
-        await reply(update, OPERATORS_ONLY)
+        await reply(context, update, OPERATORS_ONLY)
         return
     name = command_text(update)
     if not name:
-        await reply(update, REMOVETOPIC_USAGE)
+        await reply(context, update, REMOVETOPIC_USAGE)
         return
     removed = await app.db(lambda s: topics_db.remove_catalog_topic(session=s, name=name))
     if removed is None:
         await reply(
+            context,
             update,
             f"The topic list has no <b>{esc(topic_ui.shorten(name, 40))}</b>. "
             "/subscribe shows the list.",
         )
         return
     await reply(
+        context,
         update,
         f"Removed <b>{esc(removed.name)}</b> from the topic list. Chats that follow it keep "
         f"its query, <code>{esc(removed.query)}</code>.",
@@ -431,9 +439,9 @@ async def removetopic(update: Update, context: Context) -> None:
 
 async def other_text(update: Update, context: Context) -> None:
     """Point people who write plain text in a private chat to /help."""
-    await reply(update, "I understand commands only. /help lists them.")
+    await reply(context, update, "I understand commands only. /help lists them.")
 
 
 async def unknown_command(update: Update, context: Context) -> None:
     """Answer a command the bot doesn't have."""
-    await reply(update, "I don't know that command. /help lists the ones I have.")
+    await reply(context, update, "I don't know that command. /help lists the ones I have.")

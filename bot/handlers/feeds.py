@@ -7,11 +7,11 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from telegram import Bot, Document, Update
-from telegram.constants import ParseMode
+from telegram import Document, Update
 from telegram.error import TelegramError
 
 from bot.db.models import utcnow
+from bot.delivery.door import Door
 from bot.feeds.admin import (
     FeedInputError,
     FeedManager,
@@ -23,7 +23,7 @@ from bot.feeds.admin import (
 )
 from bot.feeds.opml import MAX_OPML_BYTES, OpmlError
 from bot.handlers.commands import command_text, reply
-from bot.state import AppState, Context, state
+from bot.state import AppState, Context, door, state
 from bot.watcher import NotifyAdmins
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ async def _operator(update: Update, context: Context) -> AppState | None:
     app = state(context)
     user = update.effective_user
     if not app.is_admin(user.id if user else None):
-        await reply(update, REFUSAL)
+        await reply(context, update, REFUSAL)
         return None
     return app
 
@@ -144,22 +144,25 @@ async def addfeed(update: Update, context: Context) -> None:
         return
     raw = command_text(update)
     if not raw:
-        await reply(update, ADD_USAGE)
+        await reply(context, update, ADD_USAGE)
         return
     try:
         added = await _manager(app).add(raw)
     except FeedInputError as err:
-        await reply(update, f"{_sentence(esc(str(err)))}.\n{ADD_USAGE}")
+        await reply(context, update, f"{_sentence(esc(str(err)))}.\n{ADD_USAGE}")
         return
     except FeedUnusableError as err:
-        await reply(update, f"I can't use that feed: {esc(str(err))}. Nothing was added.")
+        await reply(context, update, f"I can't use that feed: {esc(str(err))}. Nothing was added.")
         return
     name = f"<b>{esc(added.title)}</b>"
     if added.status == "present":
-        await reply(update, f"That feed is already on the list as #{added.number}, {name}.")
+        await reply(
+            context, update, f"That feed is already on the list as #{added.number}, {name}."
+        )
         return
     verb = "Added" if added.status == "added" else "Enabled again"
     await reply(
+        context,
         update,
         f"✅ {verb} #{added.number}: {name} — {added.entries} "
         f"entr{'ies' if added.entries != 1 else 'y'}. They count as already seen; "
@@ -174,14 +177,15 @@ async def removefeed(update: Update, context: Context) -> None:
         return
     raw = command_text(update)
     if not raw:
-        await reply(update, REMOVE_USAGE)
+        await reply(context, update, REMOVE_USAGE)
         return
     try:
         removed = await _manager(app).remove(raw)
     except FeedInputError as err:
-        await reply(update, f"{_sentence(esc(str(err)))}. /feeds lists the feeds I watch.")
+        await reply(context, update, f"{_sentence(esc(str(err)))}. /feeds lists the feeds I watch.")
         return
     await reply(
+        context,
         update,
         f"Removed <b>{esc(removed.title)}</b> ({esc(_short(removed.url, URL_SHOWN))}) "
         f"and its {removed.entries} stored stor{'ies' if removed.entries != 1 else 'y'}.",
@@ -196,13 +200,13 @@ async def list_feeds(update: Update, context: Context) -> None:
     raw = command_text(update)
     statuses = await _manager(app).statuses()
     if not statuses:
-        await reply(update, "I watch no feeds yet. Add one with /addfeed URL.")
+        await reply(context, update, "I watch no feeds yet. Add one with /addfeed URL.")
         return
     pages = feed_pages(statuses, now=utcnow())
     if raw and not (raw.isdigit() and 1 <= int(raw) <= len(pages)):
-        await reply(update, f"Usage: /feeds [PAGE], where PAGE is 1 to {len(pages)}.")
+        await reply(context, update, f"Usage: /feeds [PAGE], where PAGE is 1 to {len(pages)}.")
         return
-    await reply(update, pages[int(raw) - 1 if raw else 0])
+    await reply(context, update, pages[int(raw) - 1 if raw else 0])
 
 
 async def exportfeeds(update: Update, context: Context) -> None:
@@ -215,13 +219,14 @@ async def exportfeeds(update: Update, context: Context) -> None:
     if message is None:
         return
     if not count:
-        await reply(update, "I watch no feeds yet, so there is nothing to export.")
+        await reply(context, update, "I watch no feeds yet, so there is nothing to export.")
         return
-    await message.reply_document(
-        document=document.encode("utf-8"),
+    door(context).send_document(
+        message.chat_id,
+        content=document.encode("utf-8"),
         filename="newsbot-feeds.opml",
         caption=f"{count} feed{'s' if count != 1 else ''} (OPML)",
-        do_quote=False,
+        thread_id=message.message_thread_id if message.is_topic_message else None,
     )
 
 
@@ -243,11 +248,12 @@ async def importfeeds(update: Update, context: Context) -> None:
         return
     document = _opml_document(update)
     if document is None:
-        await reply(update, IMPORT_USAGE)
+        await reply(context, update, IMPORT_USAGE)
         return
     name = document.file_name or "the file"
     if document.file_size is not None and document.file_size > MAX_OPML_BYTES:
         await reply(
+            context,
             update,
             f"{esc(name)} is too large: I accept OPML files up to "
             f"{MAX_OPML_BYTES // 1024} KiB. Nothing was imported.",
@@ -258,28 +264,28 @@ async def importfeeds(update: Update, context: Context) -> None:
         data = bytes(await file.download_as_bytearray())
     except TelegramError as err:
         log.warning("could not download an OPML file: %s", err)
-        await reply(update, "I couldn't download that file from Telegram; please send it again.")
+        await reply(
+            context, update, "I couldn't download that file from Telegram; please send it again."
+        )
         return
     try:
         report = await _manager(app).import_opml(data)
     except OpmlError as err:
         await reply(
+            context,
             update,
             f"I can't import {esc(name)}: {esc(str(err))}. Nothing was imported.\n{IMPORT_USAGE}",
         )
         return
-    await reply(update, import_report_text(report, file_name=name))
+    await reply(context, update, import_report_text(report, file_name=name))
 
 
-def make_admin_notifier(bot: Bot, admin_ids: Sequence[int]) -> NotifyAdmins:
-    """Return a callback that sends an HTML notice to every operator's private chat."""
+def make_admin_notifier(the_door: Door, admin_ids: Sequence[int]) -> NotifyAdmins:
+    """Return a callback that hands the door an HTML notice for every operator."""
 
     async def notify(text: str) -> None:
         for admin in admin_ids:
-            try:
-                # An operator's private chat with the bot has the operator's user id.
-                await bot.send_message(admin, text, parse_mode=ParseMode.HTML)
-            except TelegramError as err:
-                log.warning("could not notify operator %d: %s", admin, err)
+            # An operator's private chat with the bot has the operator's user id.
+            the_door.send(admin, text, kind="notice")
 
     return notify

@@ -13,7 +13,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.state import Context
+from bot.state import Context, door
 
 log = logging.getLogger(__name__)
 
@@ -215,11 +215,9 @@ class RateLimiter:
             return
         if verdict is Verdict.WARN:
             log.info("rate limit: muting sender %d for the rest of the minute", key)
-            try:
-                if query is not None:
-                    await query.answer(SLOW_DOWN, show_alert=True)
-                elif message is not None:
-                    await message.reply_text(SLOW_DOWN, do_quote=False)
-            except TelegramError as err:
-                log.debug("could not ask sender %d to slow down: %s", key, err.message)
+            the_door = door(context)
+            if query is not None:
+                the_door.answer(query, SLOW_DOWN, show_alert=True)
+            elif message is not None:
+                the_door.reply(message, SLOW_DOWN, parse_mode=None)
         raise ApplicationHandlerStop

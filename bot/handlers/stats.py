@@ -32,7 +32,7 @@ async def stats(update: Update, context: Context) -> None:
     app = state(context)
     user = update.effective_user
     if not app.is_admin(user.id if user else None):
-        await reply(update, "Sorry, /stats is only for the bot's operators.")
+        await reply(context, update, "Sorry, /stats is only for the bot's operators.")
         return
     numbers = await app.db(lambda s: outbox.bot_stats(session=s, now=utcnow()))
-    await reply(update, stats_text(numbers))
+    await reply(context, update, stats_text(numbers))

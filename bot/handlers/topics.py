@@ -9,16 +9,14 @@ from dataclasses import dataclass
 from sqlmodel import Session
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram import Chat as TgChat
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
 
 from bot.config import Settings, SettingsError
 from bot.db import repo
 from bot.db import topics as topics_db
 from bot.db.models import CatalogTopic
-from bot.delivery.render import esc
+from bot.delivery.render import button_data, esc
 from bot.handlers.guard import MANAGE_REFUSAL, may_manage
-from bot.state import AppState, Context, state
+from bot.state import AppState, Context, door, state
 from bot.topics import Query, parse_query
 from bot.topics.catalog import (
     CatalogError,
@@ -131,7 +129,9 @@ def catalog_keyboard(
     for row in catalog:
         mark = "✅ " if row.canonical in followed else ""
         buttons.append(
-            InlineKeyboardButton(f"{mark}{row.name}", callback_data=f"{CATALOG_DATA}{row.id}")
+            InlineKeyboardButton(
+                f"{mark}{row.name}", callback_data=button_data(CATALOG_DATA, row.id or 0)
+            )
         )
     rows = [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
     return InlineKeyboardMarkup(rows)
@@ -162,7 +162,7 @@ def topics_keyboard(items: Sequence[topics_db.ChatTopic]) -> InlineKeyboardMarku
             [
                 InlineKeyboardButton(
                     f"✖ {shorten(item.label, LABEL_CHARS)}",
-                    callback_data=f"{REMOVE_DATA}{item.topic_id}",
+                    callback_data=button_data(REMOVE_DATA, item.topic_id),
                 )
             ]
             for item in items
@@ -188,14 +188,9 @@ async def send_catalog(update: Update, context: Context) -> None:
         )
     )
     if not catalog:
-        await message.reply_text(NO_CATALOG, parse_mode=ParseMode.HTML, do_quote=False)
+        door(context).reply(message, NO_CATALOG)
         return
-    await message.reply_text(
-        CATALOG_TEXT,
-        parse_mode=ParseMode.HTML,
-        reply_markup=catalog_keyboard(catalog, followed),
-        do_quote=False,
-    )
+    door(context).reply(message, CATALOG_TEXT, reply_markup=catalog_keyboard(catalog, followed))
 
 
 async def send_topics(update: Update, context: Context) -> None:
@@ -206,31 +201,23 @@ async def send_topics(update: Update, context: Context) -> None:
     if message is None or chat is None:
         return
     items = await app.db(lambda s: topics_db.chat_topic_list(session=s, chat_id=chat.id))
-    await message.reply_text(
-        topics_text(items),
-        parse_mode=ParseMode.HTML,
-        reply_markup=topics_keyboard(items),
-        do_quote=False,
-    )
+    door(context).reply(message, topics_text(items), reply_markup=topics_keyboard(items))
 
 
 # --- buttons -------------------------------------------------------------------------------
 
 
-def _button_id(data: str, prefix: str) -> int | None:
-    try:
-        return int(data.removeprefix(prefix))
-    except ValueError:
+# Row ids are 64-bit integers; a larger number in callback data can't name one.
+MAX_ID = 2**63 - 1
+
+
+def button_id(data: str, prefix: str) -> int | None:
+    """Return the id in a button's data, or None when it is not a usable row id."""
+    digits = data.removeprefix(prefix)
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 19:
         return None
-
-
-async def _edit_markup(message: Message, markup: InlineKeyboardMarkup) -> None:
-    try:
-        await message.edit_reply_markup(reply_markup=markup)
-    except BadRequest as err:
-        # Two quick taps can leave the keyboard as it already is.
-        if "not modified" not in err.message.lower():
-            log.info("could not update the catalog buttons: %s", err.message)
+    number = int(digits)
+    return number if 0 < number <= MAX_ID else None
 
 
 async def _pressed(
@@ -240,13 +227,13 @@ async def _pressed(
     query = update.callback_query
     if query is None or query.data is None:
         return None
-    item_id = _button_id(query.data, prefix)
+    item_id = button_id(query.data, prefix)
     message = query.message
     if item_id is None or not isinstance(message, Message):
-        await query.answer(OUT_OF_DATE)
+        door(context).answer(query, OUT_OF_DATE)
         return None
     if not await may_manage(update, context):
-        await query.answer(MANAGE_REFUSAL, show_alert=True)
+        door(context).answer(query, MANAGE_REFUSAL, show_alert=True)
         return None
     return query, message, item_id
 
@@ -268,21 +255,21 @@ async def catalog_button(update: Update, context: Context) -> None:
             )
         )
     except repo.TopicLimitError:
-        await query.answer(limit_text(), show_alert=True)
+        door(context).answer(query, limit_text(), show_alert=True)
         return
     if toggle is None:
-        await query.answer("That topic is no longer in the catalog.")
+        door(context).answer(query, "That topic is no longer in the catalog.")
     elif toggle.subscribed:
-        await query.answer(shorten(f"✅ Following {toggle.topic.name}", ANSWER_CHARS))
+        door(context).answer(query, shorten(f"✅ Following {toggle.topic.name}", ANSWER_CHARS))
     else:
-        await query.answer(shorten(f"Stopped following {toggle.topic.name}", ANSWER_CHARS))
+        door(context).answer(query, shorten(f"Stopped following {toggle.topic.name}", ANSWER_CHARS))
     catalog, followed = await app.db(
         lambda s: (
             topics_db.catalog_topics(session=s),
             topics_db.chat_canonicals(session=s, chat_id=chat.id),
         )
     )
-    await _edit_markup(message, catalog_keyboard(catalog, followed))
+    door(context).edit_markup(chat.id, message.message_id, catalog_keyboard(catalog, followed))
 
 
 async def remove_button(update: Update, context: Context) -> None:
@@ -302,16 +289,12 @@ async def remove_button(update: Update, context: Context) -> None:
 
     label, items = await app.db(work)
     if label is None:
-        await query.answer("This chat no longer follows that topic.")
+        door(context).answer(query, "This chat no longer follows that topic.")
     else:
-        await query.answer(shorten(f"Stopped following {label}", ANSWER_CHARS))
-    try:
-        await message.edit_text(
-            topics_text(items), parse_mode=ParseMode.HTML, reply_markup=topics_keyboard(items)
-        )
-    except BadRequest as err:
-        if "not modified" not in err.message.lower():
-            log.info("could not update the topic list: %s", err.message)
+        door(context).answer(query, shorten(f"Stopped following {label}", ANSWER_CHARS))
+    door(context).edit_text(
+        chat_id, message.message_id, topics_text(items), reply_markup=topics_keyboard(items)
+    )
 
 
 # --- start-up ------------------------------------------------------------------------------

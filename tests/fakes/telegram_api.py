@@ -1002,13 +1002,15 @@ class FakeTelegram:
         per_chat_per_second: float = 1,
         per_group_per_minute: float = 20,
         global_per_second: float = 30,
-        burst: float = 1,
+        burst: float = 5,
         paid_per_second: float = 1000,
     ) -> None:
-        """Answer sends beyond Telegram's documented flood limits with 429.
+        """Answer sends and edits beyond Telegram's flood limits with 429.
 
-        Token buckets: one per chat (capacity `burst`), one per group or channel (20/minute)
-        and one global (30/s, or 1000/s for allow_paid_broadcast sends).
+        Token buckets: one per chat (a burst of `burst`, then `per_chat_per_second`), one
+        per group or channel (20/minute) and one global (30/s, or 1000/s for
+        allow_paid_broadcast sends). The defaults are Telegram's: short bursts of about 5
+        messages to one chat are let through, then about one a second.
         """
         with self._lock:
             self._flood = _FloodControl(

@@ -1,0 +1,285 @@
+"""The outbox lanes: claims, leases and heartbeats, and batched outcomes (see sender.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot import metrics
+from bot.db import outbox
+from bot.db.engine import session_scope
+from bot.db.models import utcnow
+from bot.delivery.outcomes import Job, SenderConfig, new_sender_id
+from bot.delivery.pacing import Pacer
+from bot.delivery.payload import Payloads
+from bot.delivery.render import Alert
+
+log = logging.getLogger("bot.delivery.sender")
+
+T = TypeVar("T")
+
+
+class OutboxLanes:
+    """Alerts and broadcasts claimed from the outbox, waiting for the send loop."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        config: SenderConfig,
+        sender_id: str | None,
+        alert_html: Callable[[Alert], str],
+        chat_burst: int,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.id = sender_id or new_sender_id()
+        self.pacer = Pacer(rate=config.rate, paid_rate=config.paid_rate, chat_burst=chat_burst)
+        self._payloads = Payloads(alert_html=alert_html)
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._alerts: list[Job] = []
+        self._broadcasts: list[Job] = []
+        self._results: list[outbox.SendResult] = []
+        self._results_ready = asyncio.Event()
+        self._db_lock = asyncio.Lock()
+        self._shard = (0, 1)
+        self._live: list[str] = []
+        self._last_beat = -math.inf
+        self._next_claim = 0.0
+        self._gave_back = False
+        self._paid = config.allow_paid_broadcast
+
+    def wake(self) -> None:
+        """Tell the sender new rows were queued (safe to call from any thread)."""
+        self._next_claim = 0.0
+        self.kick()
+
+    def kick(self) -> None:
+        """Make the loop look again at once (safe to call from any thread)."""
+        loop = self._loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def _db(self, work: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with session_scope(self.engine) as session:
+                return work(session)
+
+        async with self._db_lock:
+            return await asyncio.to_thread(run)
+
+    # -- heartbeats and leases --------------------------------------------------------------
+
+    def _lease_ok(self) -> bool:
+        return time.monotonic() - self._last_beat < self.config.lease / 2
+
+    async def _beat(self) -> bool:
+        stale = self.config.lease
+
+        def work(session: Session) -> list[str]:
+            now = outbox.db_now(session=session)
+            return outbox.heartbeat(session=session, sender_id=self.id, now=now, stale_after=stale)
+
+        try:
+            live = await self._db(work)
+        except Exception as err:
+            log.warning("sender heartbeat failed: %s", err)
+            return False
+        self._last_beat = time.monotonic()
+        if self.id not in live:
+            live = sorted([*live, self.id])
+        if live != self._live:
+            if len(live) > 1 and self.engine.dialect.name == "sqlite":
+                log.warning("%d senders share this SQLite database; run one", len(live))
+            position = live.index(self.id) + 1
+            log.info("%d sender(s) live; this one is %d of %d", len(live), position, len(live))
+        self._live = live
+        self._shard = (live.index(self.id), len(live))
+        self.pacer.set_shares(len(live))
+        return True
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.beat_every)
+            await self._beat()
+            await self._reclaim()
+
+    async def _reclaim(self) -> None:
+        stale = self.config.lease
+
+        def work(session: Session) -> int:
+            now = outbox.db_now(session=session)
+            return outbox.reclaim_abandoned(session=session, now=now, stale_after=stale)
+
+        try:
+            count = await self._db(work)
+        except Exception as err:
+            log.warning("could not take back abandoned messages: %s", err)
+            return
+        if count:
+            log.warning("took back %d messages left in flight by a sender that stopped", count)
+            self.wake()
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    def _backlog_target(self) -> int:
+        rate = self.pacer.rate(False) + (self.pacer.rate(True) if self._paid else 0.0)
+        return max(8, math.ceil(rate * self.config.backlog_seconds))
+
+    async def _claim(self) -> None:
+        target = self._backlog_target()
+        have = len(self._alerts) + len(self._broadcasts)
+        # Refill when a quarter is left: fewer, fuller claims, and still never more than
+        # `backlog_seconds` of work ahead of an alert claimed next.
+        if have > target // 4 or time.monotonic() < self._next_claim:
+            return
+        now_wall = utcnow()
+        busy = {
+            chat: now_wall + timedelta(seconds=wait)
+            for chat, wait in self.pacer.busy_chats().items()
+        }
+        for job in (*self._alerts, *self._broadcasts):
+            busy.setdefault(job.chat_id, now_wall + timedelta(seconds=1))
+        shard, limit = self._shard, target - have
+        try:
+            jobs = await self._db(lambda s: self._claim_jobs(s, busy, shard, limit))
+        except Exception as err:
+            log.warning("outbox claim failed (%s); retrying", err)
+            self._next_claim = time.monotonic() + self.config.idle_wait
+            return
+        for job in jobs:
+            (self._broadcasts if job.is_broadcast else self._alerts).append(job)
+        if len(jobs) < limit:
+            # Nothing more is due now; look again when the next row is, or after a short while.
+            self._next_claim = time.monotonic() + await self._until_next_due()
+
+    async def _until_next_due(self) -> float:
+        shard = self._shard
+        try:
+            due = await self._db(lambda s: outbox.next_due_at(session=s, shard=shard))
+        except Exception:
+            return self.config.idle_wait
+        if due is None:
+            return self.config.idle_wait
+        return min(self.config.idle_wait, max(0.0, (due - utcnow()).total_seconds()))
+
+    def _claim_jobs(
+        self,
+        session: Session,
+        busy: dict[int, datetime],
+        shard: tuple[int, int],
+        limit: int,
+    ) -> list[Job]:
+        rows = outbox.claim_due(
+            session=session,
+            owner=self.id,
+            now=utcnow(),
+            claimed_at=outbox.db_now(session=session),
+            limit=limit,
+            busy=busy,
+            shard=shard,
+        )
+        if not rows:
+            return []
+        self._payloads.load(session, rows)
+        metrics.note_claimed(rows=rows, entries=self._payloads.entries)
+        jobs = []
+        nothing: list[outbox.SendResult] = []
+        for row in rows:
+            assert row.id is not None
+            texts = self._payloads.texts(row)
+            if texts is None:
+                nothing.append(
+                    outbox.SendResult(
+                        delivery_id=row.id,
+                        chat_id=row.chat_id,
+                        state="failed",
+                        at=utcnow(),
+                        error="nothing to send",
+                    )
+                )
+                continue
+            jobs.append(
+                Job(
+                    delivery_id=row.id,
+                    chat_id=row.chat_id,
+                    thread_id=row.thread_id,
+                    attempts=row.attempts,
+                    html=texts[0],
+                    plain=texts[1],
+                    is_broadcast=row.broadcast_id is not None,
+                )
+            )
+        if nothing:
+            outbox.record_results(session=session, owner=self.id, results=nothing)
+        return jobs
+
+    async def _give_back_backlog(self) -> None:
+        self._gave_back = True
+        backlog = [j.delivery_id for j in (*self._alerts, *self._broadcasts)]
+        if not backlog:
+            return
+        log.warning("sender heartbeat is late; giving back %d claimed messages", len(backlog))
+        self._alerts.clear()
+        self._broadcasts.clear()
+        with contextlib.suppress(Exception):
+            await self._db(lambda s: outbox.release(session=s, owner=self.id, ids=backlog))
+
+    # -- recording --------------------------------------------------------------------------
+
+    async def _flushes(self) -> None:
+        while True:
+            await self._results_ready.wait()
+            await asyncio.sleep(self.config.flush_every)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._results:
+            self._results_ready.clear()
+            return
+        batch, self._results = self._results, []
+        self._results_ready.clear()
+        try:
+            report = await self._db(
+                lambda s: outbox.record_results(session=s, owner=self.id, results=batch)
+            )
+        except Exception as err:
+            log.warning("could not record %d send outcomes (%s); retrying", len(batch), err)
+            self._results[:0] = batch
+            self._results_ready.set()
+            await asyncio.sleep(self.config.idle_wait)
+            return
+        for chat, cancelled in report.deactivated:
+            log.info(
+                "chat %d is unreachable; marked inactive, %d queued messages cancelled",
+                chat,
+                cancelled,
+                extra={"chat": chat},
+            )
+        for old, new in report.migrated:
+            log.info("chat %d moved to %d; its messages follow", old, new, extra={"chat": new})
+        if report.migrated or report.retried:
+            self.wake()
+
+    # -- for tests and the benchmark --------------------------------------------------------
+
+    @property
+    def backlog(self) -> Sequence[Job]:
+        """Return the claimed jobs not yet started."""
+        return (*self._alerts, *self._broadcasts)
