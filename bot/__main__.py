@@ -96,6 +96,25 @@ def cmd_migrate(settings: Settings) -> int:
     return 0
 
 
+def reach_bot_api(settings: Settings) -> None:
+    """Ask the Bot API who we are (getMe); raise its error, before anything starts.
+
+    python-telegram-bot would otherwise log its start-up failure with a long traceback.
+    """
+    import asyncio
+
+    from bot.delivery.transport import make_send_bot
+
+    async def ask() -> None:
+        bot = make_send_bot(
+            token=settings.bot_token(), base_url=settings.telegram_api_base_url, pool_size=1
+        )
+        async with bot:  # initialize() calls getMe
+            pass
+
+    asyncio.run(ask())
+
+
 def cmd_run(settings: Settings) -> int:
     """Run the bot until SIGINT or SIGTERM: long polling, or a webhook with WEBHOOK_URL."""
     token = settings.bot_token()  # fail fast, before the heavy imports
@@ -111,6 +130,7 @@ def cmd_run(settings: Settings) -> int:
     from bot.db.engine import make_engine
     from bot.health import InstanceStatus, start_ops_server
     from bot.logs import secrets_of, setup_logging
+    from bot.webhook import run_webhook
 
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     setup_logging(settings.log_level, secrets=secrets_of(token, secret), fmt=settings.log_format)
@@ -134,6 +154,7 @@ def cmd_run(settings: Settings) -> int:
         except standby.Stopped:
             return 0
         migrate.upgrade(engine)
+        reach_bot_api(settings)
         application = build_application(settings, engine=engine)
         if activation is not None:
             lost = standby.guard(
@@ -141,15 +162,15 @@ def cmd_run(settings: Settings) -> int:
             )
         status.activate()
         if settings.webhook_url:
-            application.run_webhook(
+            assert secret is not None  # the settings require one with WEBHOOK_URL
+            run_webhook(
+                application,
                 listen=settings.webhook_listen,
                 port=settings.webhook_port,
-                url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
+                path=urlsplit(settings.webhook_url).path,
                 webhook_url=settings.webhook_url,
-                secret_token=secret,
-                allowed_updates=Update.ALL_TYPES,
+                secret=secret,
                 stop_signals=stop_signals,
-                close_loop=False,
             )
         else:
             application.run_polling(

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from bot.db.engine import normalize_url
+from bot.state import STOP_KEY
 
 if TYPE_CHECKING:
     from bot.app import AnyApplication
@@ -260,7 +261,11 @@ def guard(
                 extra={"lock": lock.key},
             )
             lost.set()
-            context.application.stop_running()
+            stop = context.application.bot_data.get(STOP_KEY)
+            if callable(stop):
+                stop()
+            else:
+                context.application.stop_running()
 
     jobs = application.job_queue
     assert jobs is not None, "python-telegram-bot's job-queue extra is required"

@@ -20,6 +20,8 @@ from bot.watcher import FeedWatcher
 T = TypeVar("T")
 
 STATE_KEY = "newsbot"
+# bot_data key of a callable that stops the application in webhook mode (bot/webhook.py).
+STOP_KEY = "newsbot-stop"
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[str, Any]]
 

@@ -151,6 +151,7 @@ async def live_bot(
 ) -> AsyncIterator[LiveBot]:
     """Run the bot until the block ends; the feed's first stories are stored as history."""
     with FakeTelegram() as telegram, FeedServer() as feeds:
+        telegram.enforce_limits()  # Telegram's: 30/s, bursts of 5 then 1/s per chat
         feeds.set(WIRE, rss("Topic Wire", list(items)))
         settings = get_settings(
             telegram_bot_token=telegram.token,

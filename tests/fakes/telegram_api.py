@@ -780,6 +780,16 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _serve(self) -> None:
+        owner = self.server.owner
+        if owner._outage is not None:
+            # Outage: the request is not acted on; the connection just ends without an answer
+            # (at once for "drop", when the client gives up or the outage ends for "hang").
+            if owner._outage == "hang":
+                owner._hang(self.connection)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         body = self._read_body()
         status, payload, content_type = self.server.owner._dispatch_http(
             path=self.path,
@@ -870,6 +880,7 @@ class FakeTelegram:
         self._delays: dict[str, float] = {}
         self._flood: _FloodControl | None = None
         self._throttled = 0
+        self._outage: str | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -1020,6 +1031,27 @@ class FakeTelegram:
                 burst=burst,
                 paid_per_second=paid_per_second,
             )
+
+    def outage(self, mode: str | None) -> None:
+        """Start an outage ("drop": connections end without an answer; "hang": requests get
+        no answer until the client gives up or the outage ends) or end it (None). Open
+        connections are cut when a "drop" outage starts. Requests during an outage are not
+        acted on."""
+        if mode not in (None, "drop", "hang"):
+            raise ValueError(f"unknown outage mode {mode!r}")
+        with self._cond:
+            self._outage = mode
+            self._cond.notify_all()
+            connections = list(self._connections) if mode == "drop" else []
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def _hang(self, sock: socket.socket) -> None:
+        poller = _Poller(sock)
+        with self._cond:
+            while self._outage == "hang" and not self._stop_event.is_set() and poller.connected():
+                self._cond.wait(0.1)
 
     def disable_limits(self) -> None:
         """Stop enforcing flood limits."""
@@ -1922,6 +1954,8 @@ class FakeTelegram:
                 and markup == sent.reply_markup
             ):
                 raise _bad_request(NOT_MODIFIED)
+            if sent.method != "inline":
+                self._check_flood(sent.chat_id, paid=False)  # edits count like messages
             sent.text, sent.plain, sent.parse_mode = text, parsed.plain, parse_mode
             sent.entities, sent.links = list(parsed.entities), list(parsed.links)
             sent.reply_markup = markup
