@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import Engine
 from telegram import Bot, BotCommand, Update
+from telegram.error import NetworkError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -79,6 +80,10 @@ async def prune_entries(context: Context) -> None:
 async def on_error(update: object, context: Context) -> None:
     """Log the failure (never the user's text) and apologise in the chat."""
     err = context.error
+    if update is None and isinstance(err, NetworkError):
+        # Fetching updates failed (the Bot API is unreachable); PTB retries on its own.
+        log.warning("could not fetch updates: %s", err.message)
+        return
     log.error("handler failed: %s", type(err).__name__, exc_info=err)
     the_door = state(context).door
     if isinstance(update, Update) and update.effective_message is not None and the_door:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import socket
 import time
@@ -21,8 +20,8 @@ from telegram import Bot
 from bot.db import outbox, repo
 from bot.db.engine import session_scope
 from bot.db.models import Chat, Delivery, Entry, Feed, OutboxSender, Subscription, Topic, utcnow
-from bot.delivery.render import Alert, esc
 from bot.delivery.breaker import State
+from bot.delivery.render import Alert, esc
 from bot.delivery.sender import CHAT_BURST, Sender, SenderConfig
 from bot.delivery.transport import LeanRequest, make_send_bot
 from tests.fakes.telegram_api import ClockedTelegram, FakeTelegram

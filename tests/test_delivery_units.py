@@ -22,6 +22,7 @@ from telegram.error import (
 
 from bot.delivery import pacing
 from bot.delivery.errors import Action, Outcome, classify
+from bot.delivery.outcomes import Job, SenderConfig, backoff_seconds, result_for
 from bot.delivery.pacing import GROUP_INTERVAL, PRIVATE_INTERVAL, Pacer
 from bot.delivery.render import (
     MAX_MESSAGE_CHARS,
@@ -31,7 +32,6 @@ from bot.delivery.render import (
     render_plain,
     utf16_len,
 )
-from bot.delivery.outcomes import Job, SenderConfig, backoff_seconds, result_for
 from bot.delivery.transport import ResponseError, _read_response, proxy_configured
 
 

@@ -94,6 +94,7 @@ class ReplyLane:
 
     def put(self, reply: Reply) -> None:
         """Queue a reply behind the chat's earlier ones (or merge it into a pending edit)."""
+        reply.created = self._clock()
         if reply.key is not None:
             pending = self._keyed.get(reply.key)
             if pending is not None:

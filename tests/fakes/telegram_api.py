@@ -784,6 +784,7 @@ class _Handler(BaseHTTPRequestHandler):
         if owner._outage is not None:
             # Outage: the request is not acted on; the connection just ends without an answer
             # (at once for "drop", when the client gives up or the outage ends for "hang").
+            owner._note_outage_hit(self.path)
             if owner._outage == "hang":
                 owner._hang(self.connection)
             self.close_connection = True
@@ -881,6 +882,7 @@ class FakeTelegram:
         self._flood: _FloodControl | None = None
         self._throttled = 0
         self._outage: str | None = None
+        self._outage_hits: dict[str, int] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -1046,6 +1048,18 @@ class FakeTelegram:
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
+
+    def outage_hits(self, method: str | None = None) -> int:
+        """Return how many requests (of `method`, or all) arrived during outages."""
+        with self._lock:
+            if method is None:
+                return sum(self._outage_hits.values())
+            return self._outage_hits.get(method, 0)
+
+    def _note_outage_hit(self, path: str) -> None:
+        method = urlsplit(path).path.rpartition("/")[2]
+        with self._lock:
+            self._outage_hits[method] = self._outage_hits.get(method, 0) + 1
 
     def _hang(self, sock: socket.socket) -> None:
         poller = _Poller(sock)
