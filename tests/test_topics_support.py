@@ -148,6 +148,7 @@ async def live_bot(
     items: Sequence[dict[str, Any]] = (),
     admin_ids: Sequence[int] = (),
     topics_file: Path | None = None,
+    reply_max_age: float = 120.0,
 ) -> AsyncIterator[LiveBot]:
     """Run the bot until the block ends; the feed's first stories are stored as history."""
     with FakeTelegram() as telegram, FeedServer() as feeds:
@@ -164,6 +165,7 @@ async def live_bot(
             fetch_articles=False,
             metrics_port=0,
             topics_file=topics_file,
+            reply_max_age_seconds=reply_max_age,
         )
         engine = make_engine(settings.database_url)
         migrate.upgrade(engine)

@@ -91,7 +91,7 @@ class Sender(OutboxLanes):
         )
         self.bot = bot
         self.breaker = Breaker()
-        self.replies = replies or ReplyLane()
+        self.replies = replies if replies is not None else ReplyLane()
         self._owns_bot = owns_bot
         self._stopping = False
         self._stop_deadline = math.inf
@@ -133,6 +133,9 @@ class Sender(OutboxLanes):
             self._outbox_ready = True
             self.kick()
             await sending
+        except Exception:
+            log.exception("the door's send loop stopped")
+            raise
         finally:
             if sending is not None and not sending.done():
                 sending.cancel()
