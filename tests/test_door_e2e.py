@@ -196,11 +196,11 @@ def test_outages_mid_fan_out_pause_the_door_and_lose_nothing_queued(run: Run) ->
     def alerts() -> Counter[int]:
         return Counter(m.chat_id for m in tg.messages() if "Reservoir spillway" in m.plain)
 
-    affected = {}
+    affected, in_flight = {}, {}
     for mode, after in (("drop", 30), ("hang", 70)):
         tg.wait_for(lambda n=after: len(alerts()) >= n, timeout=30, what=f"{after} alerts")
         before_hits = tg.outage_hits("sendMessage")
-        tg.outage(mode)
+        in_flight[mode] = tg.outage(mode)
         time.sleep(3)
         affected[mode] = tg.outage_hits("sendMessage") - before_hits
         tg.outage(None)
@@ -217,10 +217,12 @@ def test_outages_mid_fan_out_pause_the_door_and_lose_nothing_queued(run: Run) ->
     got = alerts()
     lost = [c for c in ALERTED if got[c] == 0]
     repeated = sum(n - 1 for n in got.values() if n > 1)
-    # The door stopped sending into the dead link: at most the sends under way when it broke
-    # (and one started before the first answer went missing) reached it.
-    assert affected["drop"] <= 2 and affected["hang"] <= 2, affected
-    assert len(lost) + repeated <= affected["drop"] + affected["hang"]
+    # The door stopped sending into the dead link: refused connections are resent, and
+    # of the requests that hung, only those sent before the first went unanswered for a
+    # few times the usual answer time reached it (closed as unknown: they may have arrived).
+    assert affected["drop"] <= 1 and affected["hang"] <= 2, affected
+    exposed = sum(in_flight.values()) + affected["drop"] + affected["hang"]
+    assert len(lost) + repeated <= exposed, (lost, repeated, in_flight, affected)
     assert len(lost) == unknown and repeated == 0
     log = run.log()
     assert "Bot API unreachable" in log and "answers again" in log

@@ -5,7 +5,8 @@ answer for far longer than answers usually take, makes the door *suspect* an out
 send starts until a probe (`getMe`) answers. A healthy link answers the probe in
 milliseconds, so a single stray failure costs almost nothing; after `threshold` failed probes
 or sends in a row the breaker is *open*, the outage is logged once and the probes back off
-(0.5 s doubling up to 30 s, with jitter). Only the sends already in flight when the link
+(0.5 s doubling up to 5 s, with jitter: a getMe every few seconds costs nothing and
+brings the door back soon after the link). Only the sends already in flight when the link
 broke are exposed to it; everything else waits in its lane.
 
 New sends also wait while an earlier one has gone unanswered for several times the usual
@@ -25,13 +26,13 @@ log = logging.getLogger(__name__)
 
 THRESHOLD = 3
 PROBE_FIRST = 0.5
-PROBE_CAP = 30.0
+PROBE_CAP = 5.0
 # A send unanswered this long (or `STALL_FACTOR` times the usual answer time, if longer)
 # makes the link suspect; no new send starts while one has waited `HOLD_FACTOR` times it.
 STALL_MIN = 1.0
 STALL_FACTOR = 20.0
 HOLD_MIN = 0.02
-HOLD_FACTOR = 3.0
+HOLD_FACTOR = 2.0
 EWMA_WEIGHT = 0.1
 
 

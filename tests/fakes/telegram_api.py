@@ -791,6 +791,15 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
+        with owner._lock:
+            owner._busy += 1
+        try:
+            self._answer()
+        finally:
+            with owner._lock:
+                owner._busy -= 1
+
+    def _answer(self) -> None:
         body = self._read_body()
         status, payload, content_type = self.server.owner._dispatch_http(
             path=self.path,
@@ -883,6 +892,7 @@ class FakeTelegram:
         self._throttled = 0
         self._outage: str | None = None
         self._outage_hits: dict[str, int] = {}
+        self._busy = 0
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -891,7 +901,11 @@ class FakeTelegram:
         if self._server is not None:
             return self
         self._stop_event.clear()
-        server = _Server((self.host, 0), _Handler)
+        self._listen()
+        return self
+
+    def _listen(self) -> None:
+        server = _Server((self.host, self.port), _Handler)
         server.owner = self
         self.port = server.server_address[1]
         self._server = server
@@ -902,7 +916,6 @@ class FakeTelegram:
             daemon=True,
         )
         self._thread.start()
-        return self
 
     def stop(self) -> None:
         """Stop serving; pending long polls and delays end at once."""
@@ -1034,20 +1047,35 @@ class FakeTelegram:
                 paid_per_second=paid_per_second,
             )
 
-    def outage(self, mode: str | None) -> None:
-        """Start an outage ("drop": connections end without an answer; "hang": requests get
-        no answer until the client gives up or the outage ends) or end it (None). Open
-        connections are cut when a "drop" outage starts. Requests during an outage are not
-        acted on."""
+    def outage(self, mode: str | None) -> int:
+        """Start an outage or end it (None); return the requests in flight at that moment
+        (read, not yet answered). Requests during an outage are not acted on.
+
+        "drop": the server stops listening (new connections are refused) and open connections
+        are cut. "hang": requests get no answer until the client gives up or the outage ends.
+        """
         if mode not in (None, "drop", "hang"):
             raise ValueError(f"unknown outage mode {mode!r}")
+        previous = self._outage
+        if mode == "drop" and previous != "drop":
+            # Stop listening first, so that new connections are refused rather than cut.
+            server, thread = self._server, self._thread
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+            if thread is not None:
+                thread.join(timeout=5)
         with self._cond:
             self._outage = mode
+            in_flight = self._busy
             self._cond.notify_all()
             connections = list(self._connections) if mode == "drop" else []
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
+        if previous == "drop" and mode != "drop":
+            self._listen()
+        return in_flight
 
     def outage_hits(self, method: str | None = None) -> int:
         """Return how many requests (of `method`, or all) arrived during outages."""

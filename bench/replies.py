@@ -1,0 +1,320 @@
+"""Measure the door under load: answers to people while alerts fan out, and outages.
+
+`newsbot run` runs as a process against the stand-in Bot API (tests/fakes) with Telegram's
+limits on: 30 messages a second for the bot, bursts of 5 then 1 a second per chat, 20 a
+minute per group, 429 with retry_after past them. SEND_RATE is 30. Three scenarios, one
+after the other, in the same process:
+
+(a) 300 new users press Start within one second.
+(b) 40 people ask /latest while one alert fans out to 1,000 chats.
+(c) one alert to 1,000 chats with 20 s of dropped connections (the Bot API refuses
+    connections and cuts open ones) and later 20 s of hanging requests in its middle.
+
+Printed: answered / total, p50, p95 and slowest reply latency (from the update being
+offered to the bot to the answer leaving the stand-in), 429s, the fan-outs' completion, and
+for (c) the messages in flight when each outage began, the sends that reached the dead link,
+and lost and repeated alerts.
+
+    python bench/replies.py [--db sqlite|postgresql] [--users 300] [--chats 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from bot.db import migrate, repo  # noqa: E402
+from bot.db.engine import make_engine, session_scope  # noqa: E402
+from bot.db.models import Chat, Entry, Subscription, Topic  # noqa: E402
+from tests.fakes.bot_process import bot_env, commands_registered, stop_bot  # noqa: E402
+from tests.fakes.feed_server import FeedServer, rss  # noqa: E402
+from tests.fakes.telegram_api import ClockedTelegram  # noqa: E402
+
+POSTGRES_URL = os.environ.get(
+    "NEWSBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SEND_RATE = 30
+NEWCOMERS = 1_000_000
+FANOUT_B = 2_000_000
+ASKERS = 3_000_000
+FANOUT_C = 4_000_000
+
+
+class QuietTelegram(ClockedTelegram):
+    """The clocked stand-in, quiet about connections cut during outages."""
+
+    def _listen(self) -> None:
+        super()._listen()
+        server = self._server
+        if server is not None:
+            default = server.handle_error
+
+            def quiet(request: Any, client_address: Any) -> None:
+                if not isinstance(sys.exc_info()[1], OSError):
+                    default(request, client_address)
+
+            server.handle_error = quiet  # type: ignore[method-assign]
+
+
+def pct(values: list[float], q: float) -> float:
+    """Return the q-quantile (nearest rank) of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def latency_line(latencies: dict[int, float | None], total: int) -> str:
+    got = [v for v in latencies.values() if v is not None]
+    if not got:
+        return f"answered 0/{total}"
+    return (
+        f"answered {len(got)}/{total}   p50 {statistics.median(got):.2f} s   "
+        f"p95 {pct(got, 0.95):.2f} s   slowest {max(got):.2f} s"
+    )
+
+
+def first_answers(tg: ClockedTelegram, asked: dict[int, float]) -> dict[int, float | None]:
+    """Return, per chat, the seconds from its question to the first message it got after."""
+    first: dict[int, float] = {}
+    for at, chat, status in list(tg.answers):
+        if status == 200 and chat in asked and at >= asked[chat] and chat not in first:
+            first[chat] = at - asked[chat]
+    return {chat: first.get(chat) for chat in asked}
+
+
+@contextmanager
+def database(kind: str, folder: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'replies.db'}"
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def queue_alert(engine: Engine, chats: list[int], word: str) -> str:
+    """Subscribe the chats to `word` and queue one matching story's alerts; return its title."""
+    title = f"{word.title()} warning issued for the valley"
+    with session_scope(engine) as s:
+        s.execute(
+            sa.insert(Chat),
+            [{"id": c, "type": "private", "title": None, "active": True} for c in chats],
+        )
+        topic = Topic(canonical=word, display=word)
+        s.add(topic)
+        s.flush()
+        s.execute(sa.insert(Subscription), [{"chat_id": c, "topic_id": topic.id} for c in chats])
+        feed_id = s.execute(sa.text("select min(id) from feed")).scalar_one()
+        entry = Entry(
+            feed_id=feed_id,
+            key=f"bench-{word}",
+            title=title,
+            summary="Officials asked residents to stay indoors. Schools close early.",
+            link=f"https://valley.example/{word}",
+        )
+        s.add(entry)
+        s.flush()
+        found = repo.subscribers_for_topics(session=s, topic_ids=[topic.id or 0])
+        repo.enqueue_entry(session=s, entry_id=entry.id or 0, chats=found)
+    return title
+
+
+def received(tg: ClockedTelegram, title: str, first: int) -> Counter[int]:
+    """Return how many alerts with `title` each fan-out chat (ids from `first`) received."""
+    return Counter(
+        m.chat_id for m in tg.messages() if title in m.plain and first <= m.chat_id < first + 10**6
+    )
+
+
+def open_rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        query = "select count(*) from delivery where state in ('queued', 'sending')"
+        return int(conn.execute(sa.text(query)).scalar_one())
+
+
+def wait(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def scenario_a(tg: ClockedTelegram, users: int) -> None:
+    asked: dict[int, float] = {}
+    start = time.monotonic()
+    for n in range(users):
+        chat = NEWCOMERS + n
+        # Spread over one second.
+        delay = start + n / users - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        asked[chat] = time.monotonic()
+        tg.send_message_update(chat_id=chat, text="/start")
+    wait(lambda: len([v for v in first_answers(tg, asked).values() if v]) == users, 60, "(a)")
+    print(f"(a) {users} new users press Start within one second")
+    print(f"    {latency_line(first_answers(tg, asked), users)}   429s {tg.too_many_requests}")
+
+
+def scenario_b(tg: ClockedTelegram, engine: Engine, chats: int) -> None:
+    before = tg.too_many_requests
+    title = queue_alert(engine, [FANOUT_B + n for n in range(chats)], "flood")
+    wait(lambda: len(received(tg, title, FANOUT_B)) >= 30, 30, "the fan-out to start")
+    started = time.monotonic()
+    asked: dict[int, float] = {}
+    for n in range(40):
+        chat = ASKERS + n
+        asked[chat] = time.monotonic()
+        tg.send_message_update(chat_id=chat, text="/latest")
+        time.sleep(0.5)
+    wait(lambda: open_rows(engine) == 0, 120, "the fan-out to finish")
+    stamps = [t for t, c, s in tg.answers if s == 200 and FANOUT_B <= c < FANOUT_B + chats]
+    got = received(tg, title, FANOUT_B)
+    span = max(stamps) - min(stamps)
+    print(f"(b) 40 people ask /latest during a {chats:,}-chat alert fan-out at {SEND_RATE}/s")
+    print(
+        f"    {latency_line(first_answers(tg, asked), 40)}   "
+        f"429s {tg.too_many_requests - before}"
+    )
+    print(
+        f"    fan-out: {len(got):,}/{chats:,} chats in {span:.1f} s ({(len(stamps) - 1) / span:.1f}"
+        f" msg/s); the questions came {started - min(stamps):.1f}-"
+        f"{max(asked.values()) - min(stamps):.1f} s into it"
+    )
+
+
+def scenario_c(tg: ClockedTelegram, engine: Engine, chats: int) -> None:
+    before = tg.too_many_requests
+    ids = [FANOUT_C + n for n in range(chats)]
+    title = queue_alert(engine, ids, "storm")
+    print(f"(c) {chats:,}-chat alert fan-out with 20 s of dropped connections, then 20 s hanging")
+    for mode, after in (("drop", chats // 4), ("hang", chats // 2)):
+        wait(lambda n=after: len(received(tg, title, FANOUT_C)) >= n, 120, f"{after} alerts")
+        hits = tg.outage_hits("sendMessage")
+        probes = tg.outage_hits("getMe")
+        in_flight = tg.outage(mode)
+        began = time.monotonic()
+        time.sleep(20)
+        reached = tg.outage_hits("sendMessage") - hits
+        probed = tg.outage_hits("getMe") - probes
+        tg.outage(None)
+        ended = time.monotonic()
+        count = len(received(tg, title, FANOUT_C))
+        wait(lambda c=count: len(received(tg, title, FANOUT_C)) > c, 60, "sending to resume")
+        resumed = min(t for t, c, s in tg.answers if s == 200 and c in set(ids) and t > ended)
+        print(
+            f"    {mode:<4}: in flight at its start {in_flight}; sends that reached it "
+            f"{reached} (+{probed} getMe probes) in {ended - began:.0f} s; "
+            f"alerts again {resumed - ended:.1f} s after it ended"
+        )
+    wait(lambda: open_rows(engine) == 0, 180, "the fan-out to finish")
+    got = received(tg, title, FANOUT_C)
+    lost = sum(1 for c in ids if got[c] == 0)
+    repeated = sum(n - 1 for n in got.values() if n > 1)
+    with engine.connect() as conn:
+        unknown = conn.execute(
+            sa.text("select count(*) from delivery where state = 'unknown'")
+        ).scalar_one()
+    print(
+        f"    fan-out: {len(got):,}/{chats:,} chats; lost {lost}, repeated {repeated}, "
+        f"closed as unknown {unknown}; 429s {tg.too_many_requests - before}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--users", type=int, default=300, help="new users in (a)")
+    parser.add_argument("--chats", type=int, default=1000, help="chats in the fan-outs")
+    args = parser.parse_args()
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.db}; stand-in Bot API "
+        f"with Telegram's limits (30 msg/s, bursts of 5 then 1/s per chat); SEND_RATE={SEND_RATE}"
+    )
+    now = datetime.now(UTC)
+    items = [
+        {
+            "title": f"Valley council story {n}",
+            "link": f"https://valley.example/news/{n}",
+            "guid": f"valley-{n}",
+            "description": "The council met on Monday. A decision is expected next week.",
+            "pub_date": now - timedelta(minutes=n),
+        }
+        for n in range(6)
+    ]
+    with (
+        tempfile.TemporaryDirectory(prefix="replies-") as tmp,
+        database(args.db, Path(tmp)) as url,
+        QuietTelegram() as tg,
+        FeedServer() as feeds,
+    ):
+        folder = Path(tmp)
+        tg.enforce_limits()
+        feeds.set("/valley.xml", rss("Valley Wire", items))
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        env = bot_env(
+            tg,
+            folder / "unused.db",
+            DATABASE_URL=url,
+            FEEDS=feeds.url("/valley.xml"),
+            FETCH_ARTICLES="false",
+            SEND_RATE=str(SEND_RATE),
+            LOG_LEVEL="WARNING",
+        )
+        log_path = folder / "newsbot.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"],
+                cwd=folder,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            commands_registered(tg)()
+            with engine.connect() as conn:
+                wait(
+                    lambda: conn.execute(sa.text("select count(*) from entry")).scalar_one() >= 6,
+                    30,
+                    "the feed's stories",
+                )
+            scenario_a(tg, args.users)
+            scenario_b(tg, engine, args.chats)
+            scenario_c(tg, engine, args.chats)
+            print(f"429s in the whole run: {tg.too_many_requests}")
+        finally:
+            stop_bot(process)
+            engine.dispose()
+            tail = log_path.read_text(errors="replace").splitlines()
+            if "--log" in sys.argv or process.returncode not in (0, None):
+                print("\n".join(tail[-40:]))
+
+
+if __name__ == "__main__":
+    main()
