@@ -53,21 +53,21 @@ TELEGRAM_GLOBAL = 30
 
 
 class QuietTelegram(ClockedTelegram):
-    """The clocked stand-in Bot API, quiet about connections the killed sender leaves."""
+    """The clocked stand-in Bot API, quiet about connections cut in the middle."""
 
-    def start(self) -> QuietTelegram:
-        """Serve; connections reset by the killed sender are expected, not worth a traceback."""
-        super().start()
+    def _listen(self) -> None:
+        """Serve; connections cut by a killed sender or an outage are expected, not worth a
+        traceback."""
+        super()._listen()
         server = self._server
         if server is not None:
             default = server.handle_error
 
             def quiet(request: Any, client_address: Any) -> None:
-                if not isinstance(sys.exc_info()[1], ConnectionError):
+                if not isinstance(sys.exc_info()[1], OSError):
                     default(request, client_address)
 
             server.handle_error = quiet  # type: ignore[method-assign]
-        return self
 
 
 @dataclass

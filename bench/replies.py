@@ -23,15 +23,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,37 +36,22 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from bot.db import migrate, repo  # noqa: E402
-from bot.db.engine import make_engine, session_scope  # noqa: E402
-from bot.db.models import Chat, Entry, Subscription, Topic  # noqa: E402
-from tests.fakes.bot_process import bot_env, commands_registered, stop_bot  # noqa: E402
+from bench.fanout import QuietTelegram, database  # noqa: E402
+from bot.db import migrate  # noqa: E402
+from bot.db.engine import make_engine  # noqa: E402
+from tests.fakes.alerts import fanout_env, feed_items, queue_alert  # noqa: E402
+from tests.fakes.bot_process import commands_registered, running_bot  # noqa: E402
 from tests.fakes.feed_server import FeedServer, rss  # noqa: E402
 from tests.fakes.telegram_api import ClockedTelegram  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
     "NEWSBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-SEND_RATE = 30
+SEND_RATE = 30  # as fanout_env sets it
 NEWCOMERS = 1_000_000
 FANOUT_B = 2_000_000
 ASKERS = 3_000_000
 FANOUT_C = 4_000_000
-
-
-class QuietTelegram(ClockedTelegram):
-    """The clocked stand-in, quiet about connections cut during outages."""
-
-    def _listen(self) -> None:
-        super()._listen()
-        server = self._server
-        if server is not None:
-            default = server.handle_error
-
-            def quiet(request: Any, client_address: Any) -> None:
-                if not isinstance(sys.exc_info()[1], OSError):
-                    default(request, client_address)
-
-            server.handle_error = quiet  # type: ignore[method-assign]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -99,48 +79,10 @@ def first_answers(tg: ClockedTelegram, asked: dict[int, float]) -> dict[int, flo
     return {chat: first.get(chat) for chat in asked}
 
 
-@contextmanager
-def database(kind: str, folder: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'replies.db'}"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def queue_alert(engine: Engine, chats: list[int], word: str) -> str:
-    """Subscribe the chats to `word` and queue one matching story's alerts; return its title."""
+def queue(engine: Engine, chats: list[int], word: str) -> str:
+    """Queue one story's alerts to the chats; return its title."""
     title = f"{word.title()} warning issued for the valley"
-    with session_scope(engine) as s:
-        s.execute(
-            sa.insert(Chat),
-            [{"id": c, "type": "private", "title": None, "active": True} for c in chats],
-        )
-        topic = Topic(canonical=word, display=word)
-        s.add(topic)
-        s.flush()
-        s.execute(sa.insert(Subscription), [{"chat_id": c, "topic_id": topic.id} for c in chats])
-        feed_id = s.execute(sa.text("select min(id) from feed")).scalar_one()
-        entry = Entry(
-            feed_id=feed_id,
-            key=f"bench-{word}",
-            title=title,
-            summary="Officials asked residents to stay indoors. Schools close early.",
-            link=f"https://valley.example/{word}",
-        )
-        s.add(entry)
-        s.flush()
-        found = repo.subscribers_for_topics(session=s, topic_ids=[topic.id or 0])
-        repo.enqueue_entry(session=s, entry_id=entry.id or 0, chats=found)
+    queue_alert(engine, chats, word=word, title=title)
     return title
 
 
@@ -183,7 +125,7 @@ def scenario_a(tg: ClockedTelegram, users: int) -> None:
 
 def scenario_b(tg: ClockedTelegram, engine: Engine, chats: int) -> None:
     before = tg.too_many_requests
-    title = queue_alert(engine, [FANOUT_B + n for n in range(chats)], "flood")
+    title = queue(engine, [FANOUT_B + n for n in range(chats)], "flood")
     wait(lambda: len(received(tg, title, FANOUT_B)) >= 30, 30, "the fan-out to start")
     started = time.monotonic()
     asked: dict[int, float] = {}
@@ -198,8 +140,7 @@ def scenario_b(tg: ClockedTelegram, engine: Engine, chats: int) -> None:
     span = max(stamps) - min(stamps)
     print(f"(b) 40 people ask /latest during a {chats:,}-chat alert fan-out at {SEND_RATE}/s")
     print(
-        f"    {latency_line(first_answers(tg, asked), 40)}   "
-        f"429s {tg.too_many_requests - before}"
+        f"    {latency_line(first_answers(tg, asked), 40)}   429s {tg.too_many_requests - before}"
     )
     print(
         f"    fan-out: {len(got):,}/{chats:,} chats in {span:.1f} s ({(len(stamps) - 1) / span:.1f}"
@@ -211,7 +152,7 @@ def scenario_b(tg: ClockedTelegram, engine: Engine, chats: int) -> None:
 def scenario_c(tg: ClockedTelegram, engine: Engine, chats: int) -> None:
     before = tg.too_many_requests
     ids = [FANOUT_C + n for n in range(chats)]
-    title = queue_alert(engine, ids, "storm")
+    title = queue(engine, ids, "storm")
     print(f"(c) {chats:,}-chat alert fan-out with 20 s of dropped connections, then 20 s hanging")
     for mode, after in (("drop", chats // 4), ("hang", chats // 2)):
         wait(lambda n=after: len(received(tg, title, FANOUT_C)) >= n, 120, f"{after} alerts")
@@ -256,17 +197,7 @@ def main() -> None:
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.db}; stand-in Bot API "
         f"with Telegram's limits (30 msg/s, bursts of 5 then 1/s per chat); SEND_RATE={SEND_RATE}"
     )
-    now = datetime.now(UTC)
-    items = [
-        {
-            "title": f"Valley council story {n}",
-            "link": f"https://valley.example/news/{n}",
-            "guid": f"valley-{n}",
-            "description": "The council met on Monday. A decision is expected next week.",
-            "pub_date": now - timedelta(minutes=n),
-        }
-        for n in range(6)
-    ]
+    stories = [(f"Valley council story {n}", "The council met on Monday.") for n in range(6)]
     with (
         tempfile.TemporaryDirectory(prefix="replies-") as tmp,
         database(args.db, Path(tmp)) as url,
@@ -275,29 +206,19 @@ def main() -> None:
     ):
         folder = Path(tmp)
         tg.enforce_limits()
-        feeds.set("/valley.xml", rss("Valley Wire", items))
+        feeds.set("/valley.xml", rss("Valley Wire", feed_items(stories, prefix="valley")))
         engine = make_engine(url)
         migrate.upgrade(engine)
-        env = bot_env(
+        env = fanout_env(
             tg,
-            folder / "unused.db",
-            DATABASE_URL=url,
-            FEEDS=feeds.url("/valley.xml"),
-            FETCH_ARTICLES="false",
-            SEND_RATE=str(SEND_RATE),
+            database_url=url,
+            feed_url=feeds.url("/valley.xml"),
+            folder=folder,
             LOG_LEVEL="WARNING",
         )
-        log_path = folder / "newsbot.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
-                cwd=folder,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            commands_registered(tg)()
+        with running_bot(
+            env, cwd=folder, log_path=folder / "newsbot.log", ready=commands_registered(tg)
+        ):
             with engine.connect() as conn:
                 wait(
                     lambda: conn.execute(sa.text("select count(*) from entry")).scalar_one() >= 6,
@@ -308,12 +229,7 @@ def main() -> None:
             scenario_b(tg, engine, args.chats)
             scenario_c(tg, engine, args.chats)
             print(f"429s in the whole run: {tg.too_many_requests}")
-        finally:
-            stop_bot(process)
-            engine.dispose()
-            tail = log_path.read_text(errors="replace").splitlines()
-            if "--log" in sys.argv or process.returncode not in (0, None):
-                print("\n".join(tail[-40:]))
+        engine.dispose()
 
 
 if __name__ == "__main__":

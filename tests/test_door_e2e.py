@@ -15,16 +15,16 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.db import migrate, repo
+from bot.db import migrate
 from bot.db.engine import make_engine, session_scope
-from bot.db.models import Chat, Entry, Subscription, Topic
+from bot.db.models import Chat
+from tests.fakes.alerts import fanout_env, feed_items, queue_alert
 from tests.fakes.bot_process import bot_env, commands_registered, running_bot
 from tests.fakes.feed_server import FeedServer, rss
 from tests.fakes.telegram_api import ClockedTelegram, FakeTelegram
@@ -55,20 +55,6 @@ class Run:
         return self.log_path.read_text(errors="replace")
 
 
-def _feed_items() -> list[dict[str, object]]:
-    now = datetime.now(UTC)
-    return [
-        {
-            "title": title,
-            "link": f"https://news.example.org/story/{n}",
-            "guid": f"door-{n}",
-            "description": desc,
-            "pub_date": now - timedelta(minutes=10 * (n + 1)),
-        }
-        for n, (title, desc) in enumerate(STORIES)
-    ]
-
-
 @pytest.fixture
 def run(db_url: str, tmp_path: Path) -> Iterator[Run]:
     engine = make_engine(db_url)
@@ -80,16 +66,14 @@ def run(db_url: str, tmp_path: Path) -> Iterator[Run]:
         )
     with ClockedTelegram() as telegram, FeedServer() as feeds:
         telegram.enforce_limits()
-        feeds.set("/wire.xml", rss("Valley Wire", _feed_items()))
+        feeds.set("/wire.xml", rss("Valley Wire", feed_items(STORIES, prefix="door")))
         log_path = tmp_path / "newsbot.log"
-        env = bot_env(
+        env = fanout_env(
             telegram,
-            tmp_path / "unused.db",
-            DATABASE_URL=db_url,
-            FEEDS=feeds.url("/wire.xml"),
-            FETCH_ARTICLES="false",
+            database_url=db_url,
+            feed_url=feeds.url("/wire.xml"),
+            folder=tmp_path,
             ADMIN_IDS=str(ADMIN),
-            SEND_RATE="30",
             LOG_LEVEL="INFO",
         )
         with running_bot(
@@ -165,33 +149,9 @@ def test_starts_latest_during_a_broadcast_preview_progress_and_report(run: Run) 
     assert "Traceback" not in run.log()
 
 
-def _seed_alert(engine: Engine, chats: list[int]) -> None:
-    with session_scope(engine) as s:
-        s.execute(
-            sa.insert(Chat),
-            [{"id": c, "type": "private", "title": None, "active": True} for c in chats],
-        )
-        topic = Topic(canonical="reservoir", display="reservoir")
-        s.add(topic)
-        s.flush()
-        s.execute(sa.insert(Subscription), [{"chat_id": c, "topic_id": topic.id} for c in chats])
-        feed_id = s.execute(sa.text("select min(id) from feed")).scalar_one()
-        entry = Entry(
-            feed_id=feed_id,
-            key="reservoir-spill",
-            title="Reservoir spillway opened",
-            summary="Engineers released water before the storm. Roads below are closed.",
-            link="https://dam.example/spillway",
-        )
-        s.add(entry)
-        s.flush()
-        found = repo.subscribers_for_topics(session=s, topic_ids=[topic.id or 0])
-        repo.enqueue_entry(session=s, entry_id=entry.id or 0, chats=found)
-
-
 def test_outages_mid_fan_out_pause_the_door_and_lose_nothing_queued(run: Run) -> None:
     tg = run.telegram
-    _seed_alert(run.engine, ALERTED)
+    queue_alert(run.engine, ALERTED, word="reservoir", title="Reservoir spillway opened")
 
     def alerts() -> Counter[int]:
         return Counter(m.chat_id for m in tg.messages() if "Reservoir spillway" in m.plain)

@@ -206,11 +206,11 @@ def test_breaker_hold_follows_the_usual_answer_time() -> None:
     breaker = Breaker()
     for _ in range(100):
         breaker.answered(0.004)
-    assert breaker.hold_after() == pytest.approx(0.02)
+    assert breaker.hold_after() == pytest.approx(0.01)
     assert breaker.stall_after() == 1.0
     for _ in range(100):
         breaker.answered(0.3)
-    assert breaker.hold_after() == pytest.approx(0.9, rel=0.05)
+    assert breaker.hold_after() == pytest.approx(0.3, rel=0.05)
     assert breaker.stall_after() == pytest.approx(6.0, rel=0.05)
 
 

@@ -9,9 +9,10 @@ or sends in a row the breaker is *open*, the outage is logged once and the probe
 brings the door back soon after the link). Only the sends already in flight when the link
 broke are exposed to it; everything else waits in its lane.
 
-New sends also wait while an earlier one has gone unanswered for several times the usual
-answer time (`hold_after`): on a link that just died, that keeps the door from starting
-more sends into it before the first failure is even known.
+New sends also wait while an earlier one has gone unanswered for longer than answers
+usually take (`hold_after`) with no other answer since it left: on a link that just died,
+that keeps the door from starting more sends into it before the first failure is even
+known, and a single slow answer on a live link (others keep arriving) holds nothing up.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ log = logging.getLogger(__name__)
 THRESHOLD = 3
 PROBE_FIRST = 0.5
 PROBE_CAP = 5.0
-# A send unanswered this long (or `STALL_FACTOR` times the usual answer time, if longer)
-# makes the link suspect; no new send starts while one has waited `HOLD_FACTOR` times it.
+# A send unanswered this long (or `STALL_FACTOR` times the usual answer time, if longer),
+# with no other answer since, makes the link suspect; no new send starts while one has
+# waited `HOLD_FACTOR` times the usual answer time (at least `HOLD_MIN`).
 STALL_MIN = 1.0
 STALL_FACTOR = 20.0
-HOLD_MIN = 0.02
-HOLD_FACTOR = 2.0
+HOLD_MIN = 0.01
+HOLD_FACTOR = 1.0
 EWMA_WEIGHT = 0.1
 
 

@@ -103,6 +103,7 @@ class Sender(OutboxLanes):
         self._in_flight: dict[asyncio.Task[None], tuple[float, bool]] = {}
         self._slots = asyncio.Semaphore(self.config.in_flight_limit)
         self._next_expiry = 0.0
+        self._last_answer = -math.inf
         self._probe_task: asyncio.Task[None] | None = None
         self.sent = 0
 
@@ -218,6 +219,8 @@ class Sender(OutboxLanes):
             (t for t, counts in self._in_flight.values() if counts and t > breaker.cleared_at),
             default=now,
         )
+        if self._last_answer > oldest:
+            return 0.0  # answers keep coming: a slow request, not a dead link
         age = now - oldest
         if age >= breaker.stall_after():
             breaker.stalled(age)
@@ -309,7 +312,8 @@ class Sender(OutboxLanes):
         if err is not None and is_link_failure(err):
             self.breaker.failed(err.message or type(err).__name__)
         else:
-            self.breaker.answered(time.monotonic() - started)
+            self._last_answer = time.monotonic()
+            self.breaker.answered(self._last_answer - started)
 
     def _start_probe(self) -> None:
         if self._probe_task is None or self._probe_task.done():
