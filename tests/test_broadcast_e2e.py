@@ -82,6 +82,7 @@ def app(tmp_path: Path) -> Iterator[App]:
         )
     engine.dispose()
     with FakeTelegram() as telegram:
+        telegram.enforce_limits()  # Telegram's: 30/s, bursts of 5 then 1/s per chat
         env = {
             **{k: v for k, v in os.environ.items() if k not in {"FEEDS", "ADMIN_IDS"}},
             "TELEGRAM_BOT_TOKEN": telegram.token,

@@ -96,6 +96,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         _item(2, "Kosovo talks resume in Brussels", "Negotiators met again on Monday.", 60),
     ]
     with FakeTelegram() as telegram, FeedServer() as feeds:
+        telegram.enforce_limits()  # Telegram's: 30/s, bursts of 5 then 1/s per chat
         feeds.set("/world.xml", rss("Example Wire", items))
         feeds.set("/pages/harbour", ARTICLE_PAGE, content_type="text/html; charset=utf-8")
         db_path = tmp_path / "newsbot.db"

@@ -55,6 +55,7 @@ class Bot:
 def bot(tmp_path: Path) -> Iterator[Bot]:
     world = [_item(n, f"Harvest story {n}", 60 + n) for n in range(1, 4)]
     with FakeTelegram() as telegram, FeedServer() as feeds:
+        telegram.enforce_limits()  # Telegram's: 30/s, bursts of 5 then 1/s per chat
         feeds.set("/world.xml", rss("World Wire", world))
         feeds.set("/sport.xml", rss("Sport Desk", [_item(20, "Cup final tonight")]))
         feeds.set("/dead.xml", "gone", status=500, content_type="text/plain")
