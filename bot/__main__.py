@@ -119,8 +119,6 @@ def cmd_run(settings: Settings) -> int:
     """Run the bot until SIGINT or SIGTERM: long polling, or a webhook with WEBHOOK_URL."""
     token = settings.bot_token()  # fail fast, before the heavy imports
 
-    from urllib.parse import urlsplit
-
     from telegram import Update
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
@@ -130,7 +128,7 @@ def cmd_run(settings: Settings) -> int:
     from bot.db.engine import make_engine
     from bot.health import InstanceStatus, start_ops_server
     from bot.logs import secrets_of, setup_logging
-    from bot.webhook import run_webhook
+    from bot.webhook import WebhookOptions, run_webhook
 
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     setup_logging(settings.log_level, secrets=secrets_of(token, secret), fmt=settings.log_format)
@@ -163,15 +161,14 @@ def cmd_run(settings: Settings) -> int:
         status.activate()
         if settings.webhook_url:
             assert secret is not None  # the settings require one with WEBHOOK_URL
-            run_webhook(
-                application,
+            options = WebhookOptions(
                 listen=settings.webhook_listen,
                 port=settings.webhook_port,
-                path=urlsplit(settings.webhook_url).path,
                 webhook_url=settings.webhook_url,
                 secret=secret,
                 stop_signals=stop_signals,
             )
+            run_webhook(application, options)
         else:
             application.run_polling(
                 allowed_updates=Update.ALL_TYPES, stop_signals=stop_signals, close_loop=False

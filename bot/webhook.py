@@ -14,8 +14,10 @@ import json
 import logging
 import signal
 from collections.abc import Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 import tornado.web
 from telegram import Update
@@ -111,58 +113,46 @@ def make_server(application: AnyApplication, *, path: str, secret: str) -> HTTPS
     )
 
 
-def run_webhook(
-    application: AnyApplication,
-    *,
-    listen: str,
-    port: int,
-    path: str,
-    webhook_url: str,
-    secret: str,
-    stop_signals: Sequence[signal.Signals],
-) -> None:
-    """Serve updates at `path` until a stop signal (or `application.bot_data[STOP_KEY]()`)."""
-    asyncio.run(
-        _serve(
-            application,
-            listen=listen,
-            port=port,
-            path=path,
-            webhook_url=webhook_url,
-            secret=secret,
-            stop_signals=stop_signals,
-        )
-    )
+@dataclass(frozen=True, slots=True)
+class WebhookOptions:
+    """Where to listen, the public URL Telegram posts to, and its secret."""
+
+    listen: str
+    port: int
+    webhook_url: str
+    secret: str
+    stop_signals: Sequence[signal.Signals]
+
+    @property
+    def path(self) -> str:
+        """Return the URL's path, where updates are taken."""
+        return urlsplit(self.webhook_url).path
 
 
-async def _serve(
-    application: AnyApplication,
-    *,
-    listen: str,
-    port: int,
-    path: str,
-    webhook_url: str,
-    secret: str,
-    stop_signals: Sequence[signal.Signals],
-) -> None:
+def run_webhook(application: AnyApplication, options: WebhookOptions) -> None:
+    """Serve updates until a stop signal (or `application.bot_data[STOP_KEY]()`)."""
+    asyncio.run(_serve(application, options))
+
+
+async def _serve(application: AnyApplication, options: WebhookOptions) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in stop_signals:
+    for sig in options.stop_signals:
         loop.add_signal_handler(sig, stop.set)
     application.bot_data[STOP_KEY] = stop.set
-    server = make_server(application, path=path, secret=secret)
+    server = make_server(application, path=options.path, secret=options.secret)
     await application.initialize()
     started = False
     try:
         if application.post_init is not None:
             await application.post_init(application)
-        server.listen(port, address=listen)
+        server.listen(options.port, address=options.listen)
         await application.bot.set_webhook(
-            url=webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
+            url=options.webhook_url, secret_token=options.secret, allowed_updates=Update.ALL_TYPES
         )
         await application.start()
         started = True
-        log.info("taking updates at the webhook on %s:%d", listen, port)
+        log.info("taking updates at the webhook on %s:%d", options.listen, options.port)
         await stop.wait()
     finally:
         server.stop()
