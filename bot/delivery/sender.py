@@ -367,7 +367,8 @@ class Sender(OutboxLanes):
         if step.verdict != "drop":
             metrics.record_reply(reply.kind, step.verdict)
         if step.verdict == "sent":
-            self.replies.note_sent()
+            if reply.chat_id is not None:
+                self.replies.note_sent()  # button answers use no budget
             reply.finish(result if error is None else True)
         elif step.verdict == "again":
             self.replies.requeue(reply, at=step.at)
