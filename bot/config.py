@@ -72,6 +72,7 @@ class Settings(BaseSettings):
 
     # Summaries
     fetch_articles: bool = True
+    article_deadline_seconds: float = Field(default=10.0, gt=0, le=300)
     summary_max_chars: int = Field(default=400, ge=80, le=2000)
     summarizer: Literal["extractive", "llm"] = "extractive"
     llm_base_url: str = ""

@@ -10,6 +10,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -86,6 +87,14 @@ class FetchError(Exception):
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
+
+
+def host_of(url: str) -> str:
+    """Return the URL's host for logs and limits (never the query, which may hold secrets)."""
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
 
 
 def build_client(
