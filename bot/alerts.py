@@ -63,6 +63,8 @@ class TopicCache:
         # The newest change the index reflects; None until it is built.
         self._cursor: int | None = None
         self._lock = threading.Lock()
+        # How many times the index was built from the whole topic table.
+        self.builds = 0
 
     def refresh(self, engine: Engine) -> None:
         """Build the index if it isn't yet, outside any lock the watcher's writes take."""
@@ -73,12 +75,14 @@ class TopicCache:
         with self._lock:
             if self._cursor is None:
                 self._index, self._cursor = index, cursor
+                self.builds += 1
 
     def match_all(self, *, session: Session, docs: Sequence[Document]) -> list[set[int]]:
         """Bring the index up to date, then return the topics each document matches."""
         with self._lock:
             if self._cursor is None or not self._catch_up(session):
                 self._index, self._cursor = _build_index(session)
+                self.builds += 1
             return [self._index.match(doc) for doc in docs]
 
     def __len__(self) -> int:
