@@ -123,9 +123,8 @@ def _build_index(session: Session) -> tuple[TopicIndex, int]:
     # again at the next catch-up, which is harmless.
     _, newest = topic_rows.change_bounds(session=session)
     index = TopicIndex()
-    for topic in repo.all_topics(session=session):
-        assert topic.id is not None
-        _index_topic(index, topic.id, topic.display)
+    for topic_id, display in topic_rows.all_topic_displays(session=session):
+        _index_topic(index, topic_id, display)
     return index, newest
 
 
@@ -204,9 +203,18 @@ def store_entries(
             for _, item in fresh
         ]
         matched = topics.match_all(session=session, docs=docs) if docs else []
-        for (entry_id, _), topic_ids in zip(fresh, matched, strict=True):
+        for (entry_id, item), topic_ids in zip(fresh, matched, strict=True):
             assert entry_id is not None
+            alerts = 0
             if topic_ids:
                 chats = repo.subscribers_for_topics(session=session, topic_ids=topic_ids)
-                queued += repo.enqueue_entry(session=session, entry_id=entry_id, chats=chats)
+                alerts = repo.enqueue_entry(session=session, entry_id=entry_id, chats=chats)
+            queued += alerts
+            log.debug(
+                "story %d stored: %d topics matched, %d alerts queued",
+                entry_id,
+                len(topic_ids),
+                alerts,
+                extra={"feed": feed_id, "entry": item.key},
+            )
     return StoreReport(stored=len(added), alerts_queued=queued)

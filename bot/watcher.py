@@ -442,6 +442,16 @@ class FeedWatcher:
             kept = await asyncio.to_thread(self._record_success, feed, success)
             if stored.alerts_queued:
                 self.on_queued()
+            if stored.stored:
+                log.info(
+                    "feed %d (%s): %d new %s, %d alerts queued",
+                    feed.id,
+                    host_of(feed.url),
+                    stored.stored,
+                    "stories" if feed.seeded else "stories stored as history",
+                    stored.alerts_queued,
+                    extra={"feed": feed.id},
+                )
             return FeedOutcome(
                 feed_id=feed.id,
                 url=feed.url,
@@ -479,6 +489,13 @@ class FeedWatcher:
         stored = await self._store(feed, parsed, polled_at)
         success = self._success(result, parsed, polled_at, started=polled_at)
         await asyncio.to_thread(self._record_success, feed, success)
+        log.info(
+            "feed %d (%s) added: %d stories stored as history",
+            feed.id,
+            host_of(feed.url),
+            stored.stored,
+            extra={"feed": feed.id},
+        )
         return stored
 
     async def _fetch_and_parse(

@@ -121,6 +121,12 @@ def topics_by_ids(*, session: Session, ids: Sequence[int]) -> dict[int, str]:
     return found
 
 
+def all_topic_displays(*, session: Session) -> list[tuple[int, str]]:
+    """Return (id, display query) of every topic, without loading whole rows."""
+    stmt = sa.select(col(Topic.id), col(Topic.display)).order_by(col(Topic.id))
+    return [(int(i), str(d)) for i, d in session.execute(stmt)]
+
+
 def prune_topic_changes(*, session: Session, older_than: datetime) -> int:
     """Forget changes older than `older_than`, always keeping the newest one.
 

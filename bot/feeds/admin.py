@@ -19,6 +19,7 @@ from bot.db import feeds as feeds_db
 from bot.db.engine import session_scope
 from bot.db.models import Feed, utcnow
 from bot.feeds.fetcher import FetchError, FetchResult, host_of, next_poll_delay
+from bot.feeds.identity import hide_credentials
 from bot.feeds.opml import OpmlFeed, export_opml, parse_opml
 from bot.feeds.parser import FeedParseError, ParsedFeed
 from bot.watcher import MAX_DELAY_SECONDS, FeedWatcher
@@ -43,7 +44,7 @@ class FeedUnusableError(Exception):
 def normalize_feed_url(text: str) -> str:
     """Return the feed URL in `text`, or raise FeedInputError saying what is wrong."""
     url = text.strip().strip("<>").strip()
-    shown = url if len(url) <= 80 else url[:79] + "…"
+    shown = hide_credentials(url if len(url) <= 80 else url[:79] + "…")
     if not url:
         raise FeedInputError("no feed address given")
     if any(ch.isspace() for ch in url):

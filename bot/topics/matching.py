@@ -128,9 +128,9 @@ class TopicIndex:
         self._checks: dict[str, list[_Check]] = {}
         # How many indexed alternatives require each token.
         self._counts: dict[str, int] = {}
-        # Each topic's required tokens, as counted above, and the keys it is filed under:
-        # removing a topic visits only those lists.
-        self._topics: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        # Each topic's required tokens, as counted above, then "" and the keys it is filed
+        # under (removing it visits only those lists); one flat tuple keeps memory low.
+        self._topics: dict[int, tuple[str, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._topics)
@@ -170,14 +170,15 @@ class TopicIndex:
                 excluded_long,
             )
             self._checks.setdefault(key, []).append(check)
-        self._topics[topic_id] = (tuple(chain.from_iterable(required)), tuple(dict.fromkeys(keys)))
+        self._topics[topic_id] = (*chain.from_iterable(required), "", *dict.fromkeys(keys))
 
     def remove(self, topic_id: int) -> None:
         """Forget topic_id; do nothing if it is not indexed."""
         filed = self._topics.pop(topic_id, None)
         if filed is None:
             return
-        required, keys = filed
+        split = filed.index("")  # tokens are never empty
+        required, keys = filed[:split], filed[split + 1 :]
         for key in keys:
             ids = self._direct.get(key)
             if ids is not None and topic_id in ids:
