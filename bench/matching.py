@@ -164,9 +164,9 @@ class Corpus:
         return text.upper() if rng.random() < 0.05 else text
 
 
-def distinct_topics(corpus: Corpus, count: int) -> list[str]:
-    """Generate query texts until count distinct topics parse."""
-    seen: set[str] = set()
+def distinct_topics(corpus: Corpus, count: int, seen: set[str] | None = None) -> list[str]:
+    """Generate query texts until count distinct topics parse (none of them in `seen`)."""
+    seen = set() if seen is None else seen
     texts: list[str] = []
     while len(texts) < count:
         text = corpus.query_text()
@@ -281,28 +281,13 @@ def main() -> None:
     verdict = "met" if rate >= 2000 and rss < 200 else "NOT met"
     print(f"targets (>= 2,000 entries/s on one core, peak RSS < 200 MB): {verdict}")
 
-    extra = more_topics(corpus, {q.canonical for q in queries}, args.changes)
+    extra = distinct_topics(corpus, args.changes, {q.canonical for q in queries})
     index_changes(index, extra, first_id=len(queries))
     disagreements += changes_keep_matching(index, queries, sample)
     if not args.no_database:
         database_changes(texts, extra)
     if disagreements:
         sys.exit(1)
-
-
-def more_topics(corpus: Corpus, taken: set[str], count: int) -> list[str]:
-    """Generate count more query texts, distinct from each other and from `taken`."""
-    texts: list[str] = []
-    while len(texts) < count:
-        text = corpus.query_text()
-        try:
-            canonical = parse_query(text).canonical
-        except QueryError:
-            continue
-        if canonical not in taken:
-            taken.add(canonical)
-            texts.append(text)
-    return texts
 
 
 def percentiles(ms: list[float]) -> str:

@@ -98,7 +98,7 @@ def subscribe(
     )
     # The chat's row is locked so that its count and its insert are one step (PostgreSQL;
     # SQLite has one writer at a time).
-    session.exec(select(Chat.id).where(Chat.id == chat_id).with_for_update(key_share=True))
+    session.exec(select(Chat.id).where(Chat.id == chat_id).with_for_update(key_share=True)).first()
     topic = session.get(Topic, topic_id)
     assert topic is not None
     existing = session.get(Subscription, (chat_id, topic_id), populate_existing=True)
