@@ -275,7 +275,11 @@ class FeedWatcher:
         self.notify_admins = notify_admins
         self.limits = fetch_limits(settings)
         self.client = client or build_client(
-            allow_private_networks=settings.allow_private_networks, limits=self.limits
+            allow_private_networks=settings.allow_private_networks,
+            limits=self.limits,
+            # Feed fetches and article pages each have FETCH_CONCURRENCY slots: a connection
+            # for every one, so neither waits for the pool because of the other.
+            connections=2 * settings.fetch_concurrency,
         )
         self.max_chars = settings.summary_max_chars
         self._fetch_slots = asyncio.Semaphore(settings.fetch_concurrency)

@@ -103,18 +103,25 @@ def build_client(
     limits: FetchLimits,
     address_policy: AddressPolicy | None = None,
     resolver: Resolver | None = None,
+    connections: int | None = None,
 ) -> httpx.AsyncClient:
     """Build the shared HTTP client; guard against private networks unless allowed.
 
     `address_policy` and `resolver` replace the strict public-address policy and
     the system resolver (tests use them); they have no effect when private
-    networks are allowed.
+    networks are allowed. `connections` bounds the connection pool (default 32).
     """
+    pool = DEFAULT_POOL_LIMITS
+    if connections is not None:
+        pool = httpx.Limits(
+            max_connections=connections, max_keepalive_connections=max(1, connections // 2)
+        )
     transport: httpx.AsyncBaseTransport
     if allow_private_networks:
-        transport = httpx.AsyncHTTPTransport(limits=DEFAULT_POOL_LIMITS)
+        transport = httpx.AsyncHTTPTransport(limits=pool)
     else:
         transport = GuardedTransport(
+            limits=pool,
             is_allowed=address_policy or is_public_address,
             resolver=resolver or resolve_host,
         )
