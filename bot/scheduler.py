@@ -82,10 +82,12 @@ async def run_polls(
     due = watcher.due_times
     while True:
         try:
-            due.awake(utcnow())
+            # One instant for the whole round: a feed falling due while the round runs is
+            # launched by it or found by the look ahead, never skipped until the idle wake.
+            now = utcnow()
+            due.awake(now)
             await watcher.launch_due()
             on_round()
-            now = utcnow()
             stored = await asyncio.to_thread(next_poll_after, watcher, now)
         except Exception:
             log.exception("looking for due feeds failed; trying again shortly")
