@@ -8,10 +8,18 @@ parser, SQLite storage, topic matching; FETCH_ARTICLES=false) polls every feed t
 - warm: every feed is due again; 90% answer 304 to the conditional GET and 10% carry
   1-3 new entries, which are summarized, matched and queued for a few subscribers.
 
+Then, with FETCH_ARTICLES=true, a site on another host (127.0.0.2) joins:
+
+- quiet: every feed answers 304; the new site's first poll stores one story as history;
+- busy: every feed answers 304 again, while the new site suddenly carries 500 new
+  stories whose article pages never answer. The other feeds must be done as fast as in
+  the quiet round; the site's stories go out after ARTICLE_DEADLINE_SECONDS with their
+  feed's descriptions.
+
 It prints the wall time of each round, the entries parsed per second, the requests the
 server answered and the peak RSS of the polling process.
 
-    python bench/feeds.py [--feeds 1000] [--seed 7] [--concurrency 16]
+    python bench/feeds.py [--feeds 1000] [--seed 7] [--concurrency 16] [--deadline 10]
 """
 
 from __future__ import annotations
@@ -110,13 +118,37 @@ def build_feeds(count: int, seed: int) -> tuple[list[bytes], dict[int, bytes]]:
     return cold, warm
 
 
+SLOW_STORIES = 500
+SLOW_HOST = "127.0.0.2"
+
+
+def slow_site_feed(port: int, *, busy: bool) -> bytes:
+    """Return the slow site's feed: one old story, or 500 new ones besides it."""
+    rng = random.Random(99)
+    start = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    base = f"http://{SLOW_HOST}:{port}/slow"
+    items = [_entry_xml(rng, 5000, 0, start)]
+    if busy:
+        fresh = [
+            _entry_xml(rng, 5000, n, start + timedelta(seconds=n))
+            for n in range(1, SLOW_STORIES + 1)
+        ]
+        items = [*reversed(fresh), *items]
+    body = _feed_xml(5000, items).decode()
+    return body.replace("https://news5000.example.org/", f"{base}/page/").encode()
+
+
 def serve(count: int, seed: int, ready: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """Serve the feeds until killed; GET /_warm switches to the second round's documents."""
+    """Serve the feeds until killed; GET /_warm and /_busy switch to the later rounds.
+
+    The slow site is served on 127.0.0.2 at the same port; its article pages never answer.
+    """
     cold, warm = build_feeds(count, seed)
     state = {"phase": "cold", "requests": 0, "not_modified": 0}
+    slow: dict[str, bytes] = {}
 
     def current(feed: int) -> tuple[bytes, str]:
-        if state["phase"] == "warm" and feed in warm:
+        if state["phase"] != "cold" and feed in warm:
             return warm[feed], f'"{feed}-2"'
         return cold[feed], f'"{feed}-1"'
 
@@ -130,9 +162,24 @@ def serve(count: int, seed: int, ready: multiprocessing.Queue) -> None:  # type:
                 for line in lines[1:]:
                     name, _, value = line.partition(":")
                     headers[name.strip().lower()] = value.strip()
-                if path == "/_warm":
-                    state["phase"] = "warm"
+                if path in ("/_warm", "/_busy"):
+                    state["phase"] = path[2:]
                     writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                elif path.startswith("/slow/page/"):
+                    await asyncio.sleep(3600)  # a page that never comes
+                elif path == "/slow/feed.xml":
+                    body = slow["busy" if state["phase"] == "busy" else "quiet"]
+                    etag = f'"slow-{state["phase"] == "busy"}"'
+                    if headers.get("if-none-match") == etag:
+                        writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode())
+                    else:
+                        writer.write(
+                            (
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                                f"ETag: {etag}\r\nContent-Length: {len(body)}\r\n\r\n"
+                            ).encode()
+                        )
+                        writer.write(body)
                 elif path == "/_stats":
                     body = f"{state['requests']} {state['not_modified']}".encode()
                     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
@@ -161,9 +208,13 @@ def serve(count: int, seed: int, ready: multiprocessing.Queue) -> None:  # type:
 
     async def main() -> None:
         server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=512)
-        ready.put(server.sockets[0].getsockname()[1])
-        async with server:
-            await server.serve_forever()
+        port = server.sockets[0].getsockname()[1]
+        site = await asyncio.start_server(handle, SLOW_HOST, port, backlog=512)
+        slow["quiet"] = slow_site_feed(port, busy=False)
+        slow["busy"] = slow_site_feed(port, busy=True)
+        ready.put(port)
+        async with server, site:
+            await asyncio.gather(server.serve_forever(), site.serve_forever())
 
     asyncio.run(main())
 
@@ -263,6 +314,46 @@ async def poll_once(watcher: FeedWatcher, engine: sa.Engine, sizes: dict[int, in
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PagesFigures:
+    """A round with article pages on: when the other feeds and the slow site were done."""
+
+    others_seconds: float
+    others: int
+    not_modified: int
+    site_seconds: float
+    site_new: int
+    site_alerts: int
+
+
+async def poll_with_site(watcher: FeedWatcher, engine: sa.Engine, site_url: str) -> PagesFigures:
+    """Poll every feed; time the other feeds and the slow site separately."""
+    import sqlalchemy as sa
+
+    from bot.db.engine import session_scope
+    from bot.db.models import Feed
+
+    await watcher.flush()  # the last round's 304s, written in a batch
+    with session_scope(engine) as session:
+        session.execute(sa.update(Feed).values(next_poll_at=None))
+        site_id = session.execute(sa.select(Feed.id).where(Feed.url == site_url)).scalar_one()
+    started = time.perf_counter()
+    tasks = await watcher.launch_due()
+    site = [t for t in tasks if t.get_name() == f"poll-feed-{site_id}"]
+    others = [t for t in tasks if t not in site]
+    outcomes = await asyncio.gather(*others)
+    others_seconds = time.perf_counter() - started
+    (site_outcome,) = await asyncio.gather(*site)
+    return PagesFigures(
+        others_seconds=others_seconds,
+        others=len(outcomes),
+        not_modified=sum(1 for o in outcomes if o.status == "not_modified"),
+        site_seconds=time.perf_counter() - started,
+        site_new=site_outcome.new_entries,
+        site_alerts=site_outcome.alerts_queued,
+    )
+
+
 def entries_per_feed(engine: sa.Engine) -> dict[int, int]:
     from bot.db import feeds as feeds_db
     from bot.db.engine import session_scope
@@ -333,6 +424,21 @@ async def run(args: argparse.Namespace) -> None:
         with session_scope(engine) as session:
             stored = session.execute(sa.select(sa.func.count()).select_from(Entry)).scalar_one()
             queued = session.execute(sa.select(sa.func.count()).select_from(Delivery)).scalar_one()
+        # Article pages on, and a new site whose pages hang joins.
+        site_url = f"http://127.0.0.2:{port}/slow/feed.xml"
+        with session_scope(engine) as session:
+            repo.add_feeds(session=session, urls=[site_url])
+        pages_settings = settings.model_copy(
+            update={"fetch_articles": True, "article_deadline_seconds": args.deadline}
+        )
+        watcher = FeedWatcher(engine=engine, settings=pages_settings, topics=TopicCache())
+        try:
+            quiet = await poll_with_site(watcher, engine, site_url)
+            async with httpx.AsyncClient() as control:
+                await control.get(f"{base}/_busy")
+            busy = await poll_with_site(watcher, engine, site_url)
+        finally:
+            await watcher.aclose()
         engine.dispose()
     server.kill()
 
@@ -351,7 +457,17 @@ async def run(args: argparse.Namespace) -> None:
             f"new entries {r.new_entries}  alerts queued {r.alerts}"
         )
     print(f"server answered {served} feed requests, {not_modified} of them 304")
-    print(f"entries stored {stored}, alerts queued {queued}")
+    print(
+        f"FETCH_ARTICLES=true, ARTICLE_DEADLINE_SECONDS={args.deadline:g}, "
+        f"a new site on {SLOW_HOST} whose article pages never answer:"
+    )
+    for name, p in (("quiet", quiet), ("busy", busy)):
+        print(
+            f"{name} round: the other {p.others} feeds ({p.not_modified} × 304) done in "
+            f"{p.others_seconds:.2f} s; the new site done in {p.site_seconds:.2f} s "
+            f"({p.site_new} new stories, {p.site_alerts} alerts queued)"
+        )
+    print(f"after the warm round: entries stored {stored}, alerts queued {queued}")
     print(
         f"peak RSS: {rss_cold:.0f} MiB after the cold round, {peak_rss_mb():.0f} MiB at the end; "
         f"{len(workers)} parsing processes {workers_rss:.0f} MiB together"
@@ -363,6 +479,9 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--deadline", type=float, default=10.0, help="ARTICLE_DEADLINE_SECONDS for the last rounds"
+    )
     parser.add_argument(
         "--parse-processes", default="auto", help="PARSE_PROCESSES: auto, or 0 (threads) to 32"
     )

@@ -1,11 +1,17 @@
-"""Measure topic matching against many distinct topics.
+"""Measure topic matching against many distinct topics, and the cost of a topic change.
 
 Build an index of random distinct topics over a Zipf-distributed vocabulary, match
 random entries of news-like length, and print build time, entries matched per second
 (Document preparation included), mean matches per entry and peak RSS. A sample of
 entries is checked against the brute-force matcher.
 
+Then add and remove topics one at a time: in the index alone, and as the bot does it,
+through a SQLite database holding every topic (a chat subscribes to a new topic, the
+watcher's topic cache catches up from the change log), next to the full rebuild that
+every change used to cost.
+
     python bench/matching.py [--topics 100000] [--entries 10000] [--check 30] [--seed 7]
+                             [--changes 200] [--no-database]
 """
 
 from __future__ import annotations
@@ -15,11 +21,16 @@ import random
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 from bot.topics import (
     Document,
@@ -153,9 +164,9 @@ class Corpus:
         return text.upper() if rng.random() < 0.05 else text
 
 
-def distinct_topics(corpus: Corpus, count: int) -> list[str]:
-    """Generate query texts until count distinct topics parse."""
-    seen: set[str] = set()
+def distinct_topics(corpus: Corpus, count: int, seen: set[str] | None = None) -> list[str]:
+    """Generate query texts until count distinct topics parse (none of them in `seen`)."""
+    seen = set() if seen is None else seen
     texts: list[str] = []
     while len(texts) < count:
         text = corpus.query_text()
@@ -212,6 +223,8 @@ def main() -> None:
     parser.add_argument("--vocabulary", type=int, default=40_000)
     parser.add_argument("--check", type=int, default=30, help="entries checked by brute force")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--changes", type=int, default=200, help="topics added, then removed")
+    parser.add_argument("--no-database", action="store_true", help="skip the database part")
     args = parser.parse_args()
 
     corpus = Corpus(rng=random.Random(args.seed), vocabulary=args.vocabulary)
@@ -267,8 +280,131 @@ def main() -> None:
     print(f"peak RSS: {rss:.1f} MB")
     verdict = "met" if rate >= 2000 and rss < 200 else "NOT met"
     print(f"targets (>= 2,000 entries/s on one core, peak RSS < 200 MB): {verdict}")
+
+    extra = distinct_topics(corpus, args.changes, {q.canonical for q in queries})
+    index_changes(index, extra, first_id=len(queries))
+    disagreements += changes_keep_matching(index, queries, sample)
+    if not args.no_database:
+        database_changes(texts, extra)
     if disagreements:
         sys.exit(1)
+
+
+def percentiles(ms: list[float]) -> str:
+    """Describe per-change times: mean, 95th percentile and worst, in milliseconds."""
+    p95 = percentile(ms, 0.95)
+    return f"mean {sum(ms) / len(ms):.3f} ms, p95 {p95:.3f} ms, max {max(ms):.3f} ms"
+
+
+def index_changes(index: TopicIndex, texts: list[str], *, first_id: int) -> None:
+    """Time adding topics one at a time to the full index (parse included), then removing them."""
+    added: list[float] = []
+    for n, text in enumerate(texts):
+        started = time.process_time()
+        index.add(first_id + n, parse_query(text))
+        added.append((time.process_time() - started) * 1000)
+    removed: list[float] = []
+    for n in range(len(texts)):
+        started = time.process_time()
+        index.remove(first_id + n)
+        removed.append((time.process_time() - started) * 1000)
+    print(f"index alone, {len(texts)} topics added one at a time: {percentiles(added)} (CPU)")
+    print(f"index alone, the same removed one at a time: {percentiles(removed)} (CPU)")
+
+
+def changes_keep_matching(index: TopicIndex, queries: list[Query], docs: list[Document]) -> int:
+    """Check the index still agrees with brute force after the changes; return disagreements."""
+    wrong = sum(
+        index.match(doc) != {i for i, query in enumerate(queries) if matches(query, doc)}
+        for doc in docs
+    )
+    print(f"after the changes, brute-force check on {len(docs)} entries: {wrong} disagreements")
+    return wrong
+
+
+def database_changes(texts: list[str], extra: list[str]) -> None:
+    """Time topic changes as the bot makes them, on SQLite holding every topic."""
+    import tempfile
+
+    import sqlalchemy as sa
+
+    from bot.alerts import TopicCache, _build_index
+    from bot.db import migrate, repo
+    from bot.db.engine import make_engine, session_scope
+    from bot.db.models import Topic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/bench.db")
+        migrate.upgrade(engine)
+        rows = []
+        for text in texts:
+            query = parse_query(text)
+            rows.append({"canonical": query.canonical, "display": query.display})
+        with session_scope(engine) as session:
+            session.execute(sa.insert(Topic), rows)
+        cache = TopicCache()
+        with Timer() as building:
+            cache.refresh(engine)
+        print(f"database: {len(rows):,} topics stored; the cache's first build: {building}")
+        with Timer() as rebuilding, session_scope(engine) as session:
+            _build_index(session)
+        print(f"full rebuild from the database (what every topic change cost before): {rebuilding}")
+
+        writes: list[float] = []
+        catch_ups: list[float] = []
+
+        def change(work: Callable[[Session], object]) -> None:
+            started = time.perf_counter()
+            with session_scope(engine) as session:
+                work(session)
+            writes.append((time.perf_counter() - started) * 1000)
+            started = time.process_time()
+            with session_scope(engine) as session:
+                cache.match_all(session=session, docs=[])
+            catch_ups.append((time.process_time() - started) * 1000)
+
+        queries = [parse_query(text) for text in extra]
+        with session_scope(engine) as session:
+            repo.ensure_chat(session=session, chat_id=1, chat_type="private", title=None)
+        for n, query in enumerate(queries):
+            chat = 1 + n // repo.MAX_TOPICS_PER_CHAT
+            change(
+                lambda s, q=query, c=chat: (
+                    repo.ensure_chat(session=s, chat_id=c, chat_type="private", title=None),
+                    repo.subscribe(session=s, chat_id=c, canonical=q.canonical, display=q.display),
+                )
+            )
+        added_writes, added = writes[:], catch_ups[:]
+        writes.clear()
+        catch_ups.clear()
+        for n, query in enumerate(queries):
+            chat = 1 + n // repo.MAX_TOPICS_PER_CHAT
+            change(
+                lambda s, q=query, c=chat: repo.unsubscribe(
+                    session=s, chat_id=c, canonical=q.canonical
+                )
+            )
+        print(
+            f"a chat subscribes to a new topic, {len(queries)} times: the write "
+            f"{percentiles(added_writes)} (wall); the cache catching up {percentiles(added)} (CPU)"
+        )
+        print(
+            f"its last chat leaves it, {len(queries)} times: the write {percentiles(writes)} "
+            f"(wall); the cache catching up {percentiles(catch_ups)} (CPU)"
+        )
+        print(f"index builds during the changes: {cache.builds - 1} (0: every change incremental)")
+        worst = max(percentile(added, 0.95), percentile(catch_ups, 0.95))
+        verdict = "met" if worst <= 5 else "NOT met"
+        print(
+            f"target (<= 5 ms per change at {len(rows):,} topics, p95 of the catch-up): {verdict}"
+        )
+        print(f"peak RSS: {peak_rss_mb():.1f} MB")
+        engine.dispose()
+
+
+def percentile(ms: list[float], share: float) -> float:
+    ordered = sorted(ms)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
 if __name__ == "__main__":

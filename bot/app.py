@@ -26,7 +26,7 @@ from bot import metrics
 from bot.alerts import TopicCache
 from bot.config import Settings
 from bot.db import feeds as feeds_db
-from bot.db import repo
+from bot.db import repo, topic_rows
 from bot.db.models import utcnow
 from bot.delivery.door import Door, GuardedRequest
 from bot.delivery.outcomes import SenderConfig
@@ -38,8 +38,9 @@ from bot.handlers import commands, guard
 from bot.handlers import feeds as feed_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import topics as topic_handlers
+from bot.scheduler import run_polls
 from bot.state import STATE_KEY, AppState, Context, state
-from bot.watcher import FeedWatcher, launch_interval
+from bot.watcher import FeedWatcher
 
 log = logging.getLogger(__name__)
 
@@ -57,24 +58,23 @@ MENU = [
 
 BROADCAST_REPORT_SECONDS = 2.0
 PRUNE_EVERY = timedelta(days=1)
+# Matching indexes catch up from these; one that fell further behind rebuilds.
+TOPIC_CHANGES_KEPT = timedelta(days=1)
+POLLS_TASK = "poll-task"
 
 # Commands arrive as messages in chats and groups, and as channel posts in channels.
 COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 
 
-async def poll_feeds(context: Context) -> None:
-    """Job: start polling every due feed that is not being polled already."""
-    metrics.record_poll_job()
-    await state(context).watcher.launch_due()
-
-
 async def prune_entries(context: Context) -> None:
-    """Job: drop stories older than the retention period."""
+    """Job: drop stories older than the retention period, and old topic changes."""
     app = state(context)
     cutoff = repo.retention_cutoff(now=utcnow(), days=app.settings.entry_retention_days)
     removed = await app.db(lambda s: repo.prune_entries(session=s, older_than=cutoff))
     if removed:
         log.info("pruned %d entries older than %s", removed, cutoff.date())
+    kept_since = utcnow() - TOPIC_CHANGES_KEPT
+    await app.db(lambda s: topic_rows.prune_topic_changes(session=s, older_than=kept_since))
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -204,13 +204,9 @@ async def _post_init(application: AnyApplication) -> None:
     settings = app.settings
     await topic_handlers.apply_catalog(app, application.bot_data[topic_handlers.CATALOG_PLAN_KEY])
     if settings.feeds:
+        # Due at once: a feed's first poll comes within seconds of the start.
         added = await app.db(
-            lambda s: feeds_db.add_feeds(
-                session=s,
-                urls=settings.feeds,
-                now=utcnow(),
-                interval_seconds=settings.poll_interval_seconds,
-            )
+            lambda s: feeds_db.add_feeds(session=s, urls=settings.feeds, now=utcnow())
         )
         if added:
             log.info("added %d feeds from FEEDS", len(added))
@@ -218,12 +214,8 @@ async def _post_init(application: AnyApplication) -> None:
     jobs = application.job_queue
     assert jobs is not None, "python-telegram-bot's job-queue extra is required"
     job_kwargs = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-    jobs.run_repeating(
-        poll_feeds,
-        interval=launch_interval(settings.poll_interval_seconds),
-        first=0.5,
-        name="poll-feeds",
-        job_kwargs=job_kwargs,
+    application.bot_data[POLLS_TASK] = asyncio.create_task(
+        run_polls(app.watcher, on_round=metrics.record_poll_job), name="feed-polls"
     )
     jobs.run_repeating(
         bc_handlers.report_progress,
@@ -244,6 +236,10 @@ async def _post_init(application: AnyApplication) -> None:
 async def _post_stop(application: AnyApplication) -> None:
     app = application.bot_data[STATE_KEY]
     assert isinstance(app, AppState)
+    polls = application.bot_data.pop(POLLS_TASK, None)
+    if isinstance(polls, asyncio.Task):
+        polls.cancel()
+        await asyncio.gather(polls, return_exceptions=True)
     if app.door is not None:
         await app.door.stop()
     task = application.bot_data.pop("door-task", None)

@@ -16,6 +16,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.feeds.identity import hide_credentials
+
 # Telegram tokens look like "123456789:AA..." (bot id, colon, 35 url-safe characters);
 # accept a little more latitude on the secret's length than @BotFather hands out today.
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
@@ -72,6 +74,7 @@ class Settings(BaseSettings):
 
     # Summaries
     fetch_articles: bool = True
+    article_deadline_seconds: float = Field(default=10.0, gt=0, le=300)
     summary_max_chars: int = Field(default=400, ge=80, le=2000)
     summarizer: Literal["extractive", "llm"] = "extractive"
     llm_base_url: str = ""
@@ -205,7 +208,10 @@ class Settings(BaseSettings):
 
 
 def describe_validation_error(err: ValidationError) -> str:
-    """Turn pydantic's report into one line per bad variable, without echoing secrets."""
+    """Turn pydantic's report into one line per bad variable, without echoing secrets.
+
+    Credentials in URLs (`https://user:password@host/`) never show either.
+    """
     lines = []
     for problem in err.errors():
         name = str(problem["loc"][0]).upper() if problem["loc"] else "SUMMARIZER"
@@ -215,7 +221,7 @@ def describe_validation_error(err: ValidationError) -> str:
             lines.append(f"{name}: {msg}")
         else:
             lines.append(f"{name}: {msg} (got {problem.get('input')!r})")
-    return "Invalid settings: " + "; ".join(lines)
+    return hide_credentials("Invalid settings: " + "; ".join(lines))
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-POLL_JOBS = Counter("newsbot_poll_jobs", "Runs of the poll job.", registry=REGISTRY)
+POLL_JOBS = Counter(
+    "newsbot_poll_jobs", "Rounds of the poll scheduler looking for due feeds.", registry=REGISTRY
+)
 FEEDS_POLLED = Counter(
     "newsbot_feeds_polled", "Feed polls attempted (one per feed per round).", registry=REGISTRY
 )
@@ -50,7 +52,7 @@ NEW_ENTRIES = Counter(
 ALERTS_QUEUED = Counter("newsbot_alerts_queued", "Alerts queued in the outbox.", registry=REGISTRY)
 LAST_POLL_JOB = Gauge(
     "newsbot_last_poll_job_timestamp_seconds",
-    "Unix time the poll job last ran.",
+    "Unix time the poll scheduler last looked for due feeds.",
     registry=REGISTRY,
 )
 MESSAGES_SENT = Counter(
@@ -99,7 +101,7 @@ _SEEN_CAP = 100_000
 
 
 def record_poll_job() -> None:
-    """Note that the poll job ran (the health check wants it recent)."""
+    """Note a round of the poll scheduler (the health check wants one recent)."""
     global _last_poll_job
     _last_poll_job = time.time()
     POLL_JOBS.inc()
@@ -107,7 +109,7 @@ def record_poll_job() -> None:
 
 
 def last_poll_job() -> float | None:
-    """Return the Unix time the poll job last ran in this process, if it has."""
+    """Return the Unix time of the poll scheduler's last round in this process, if any."""
     return _last_poll_job
 
 

@@ -823,20 +823,26 @@ def followed_topics_first(engine: Engine) -> Preference:
     turns = itertools.count()
 
     def prefer(candidates: Sequence[Story]) -> Story | None:
+        # A story about the topic (headline, section) beats one that mentions it.
+        docs = [
+            document_for(title=story.title, summary="", categories=story.categories)
+            for story in candidates
+        ] + [
+            document_for(
+                title=story.title,
+                summary=f"{story.summary}\n{' '.join(story.body)}",
+                categories=story.categories,
+            )
+            for story in candidates
+        ]
         with session_scope(engine) as session:
-            index = topics.get(session=session)
-        if not len(index):
+            found = topics.match_all(session=session, docs=docs)
+        if not len(topics):
             return None
         best: tuple[tuple[int, int], Story, set[int]] | None = None
-        for story in candidates:
-            # A story about the topic (headline, section) beats one that mentions it.
-            about = index.match(
-                document_for(title=story.title, summary="", categories=story.categories)
-            )
-            text = f"{story.summary}\n{' '.join(story.body)}"
-            matched = about or index.match(
-                document_for(title=story.title, summary=text, categories=story.categories)
-            )
+        for n, story in enumerate(candidates):
+            about = found[n]
+            matched = about or found[len(candidates) + n]
             if not matched:
                 continue
             score = (min(served.get(t, -1) for t in matched), 0 if about else 1)

@@ -18,34 +18,34 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.engine import Engine
 
 from bot import metrics
 from bot.alerts import WRITE_LOCK, NewEntry, StoreReport, TopicCache, store_entries
+from bot.articles import ArticlePages, StorySummarizer
 from bot.config import Settings
 from bot.db import feeds as feeds_db
 from bot.db import repo
 from bot.db.engine import session_scope
 from bot.db.models import Feed, utcnow
 from bot.feeds.fetcher import (
-    HTML_ACCEPT,
     FetchError,
     FetchLimits,
     FetchResult,
     backoff_delay,
     build_client,
     fetch,
+    host_of,
     next_poll_delay,
 )
 from bot.feeds.parser import FeedParseError, ParsedEntry, ParsedFeed, parse_feed
-from bot.summaries import LlmSummarizer, extract_main_text, has_full_story, summarize_text
+from bot.scheduler import DueTimes
 from bot.summaries.extractive import cut_at_clause
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,6 @@ MAX_AUTO_PARSE_PROCESSES = 4
 PARSE_TASKS_PER_WORKER = 2000
 # Feeds launched at most per job run; the rest wait for the next run.
 LAUNCH_BATCH = 5000
-# The longest wait between looks for due feeds (see launch_interval).
-LAUNCH_EVERY_SECONDS = 5.0
 # Polls run as independent tasks; their outcomes are logged together this often.
 SUMMARY_EVERY_SECONDS = 300.0
 # Most polls end in a 304; their bookkeeping is written in batches this far apart.
@@ -87,6 +85,8 @@ class FeedOutcome:
     alerts_queued: int = 0
     error: str | None = None
     disabled: bool = False
+    # When the feed is due again (None when it is gone).
+    next_poll_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -125,28 +125,6 @@ def fetch_limits(settings: Settings) -> FetchLimits:
         max_bytes=settings.fetch_max_bytes,
         max_redirects=settings.fetch_max_redirects,
     )
-
-
-def llm_summarizer(settings: Settings) -> LlmSummarizer | None:
-    """Return the abstractive summarizer when SUMMARIZER=llm, else None."""
-    if settings.summarizer != "llm":
-        return None
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    return LlmSummarizer(
-        base_url=settings.llm_base_url,
-        api_key=key,
-        model=settings.llm_model,
-        timeout_seconds=settings.llm_timeout_seconds,
-        max_concurrency=settings.llm_max_concurrency,
-    )
-
-
-def host_of(url: str) -> str:
-    """Return the URL's host for logs (never the query string, which may hold secrets)."""
-    try:
-        return urlsplit(url).hostname or "?"
-    except ValueError:
-        return "?"
 
 
 def history_summary(text: str, *, max_chars: int) -> str:
@@ -276,73 +254,8 @@ class CpuPool:
             self._threads.shutdown(wait=False, cancel_futures=True)
 
 
-class StorySummarizer:
-    """Summarize a new story once: from the feed's text, the article page or the blurb."""
-
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        client: httpx.AsyncClient,
-        limits: FetchLimits,
-        fetch_slots: asyncio.Semaphore,
-        cpu: CpuPool | None = None,
-    ) -> None:
-        self.settings = settings
-        self.client = client
-        self.limits = limits
-        self.max_chars = settings.summary_max_chars
-        self.llm = llm_summarizer(settings)
-        self._fetch_slots = fetch_slots
-        self._cpu = cpu
-
-    async def _compute(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        if self._cpu is not None:
-            return await self._cpu.run(fn, *args, **kwargs)
-        return await asyncio.to_thread(fn, *args, **kwargs)
-
-    async def aclose(self) -> None:
-        """Close the LLM client, if any."""
-        if self.llm is not None:
-            await self.llm.aclose()
-
-    async def summarize(self, entry: ParsedEntry) -> str:
-        """Summarize the feed's own story, else the article page, else the blurb."""
-        text = await self._story_text(entry)
-        if text:
-            summary = await self._condense(text, entry.title)
-            if summary:
-                return summary
-        return await self._compute(
-            summarize_text, entry.summary, title=entry.title, max_chars=self.max_chars
-        )
-
-    async def _story_text(self, entry: ParsedEntry) -> str | None:
-        """Return the story's main text: from the feed when it carries it, else from the page."""
-        if has_full_story(content_html=entry.content_html, description=entry.summary):
-            source = entry.content_html or entry.summary
-            return await self._compute(extract_main_text, source, url=entry.link)
-        if not (self.settings.fetch_articles and entry.link):
-            return None
-        try:
-            async with self._fetch_slots:
-                page = await fetch(self.client, entry.link, limits=self.limits, accept=HTML_ACCEPT)
-            body = page.body.decode(_charset(page), errors="replace")
-            return await self._compute(extract_main_text, body, url=page.url)
-        except FetchError as err:
-            log.info("article page on %s not used: %s", host_of(entry.link), err)
-        except Exception:
-            log.exception("extracting a page from %s failed", host_of(entry.link))
-        return None
-
-    async def _condense(self, text: str, title: str) -> str:
-        if self.llm is not None:
-            return await self.llm.summarize(text=text, title=title, max_chars=self.max_chars)
-        return await self._compute(summarize_text, text, title=title, max_chars=self.max_chars)
-
-
 class FeedWatcher:
-    """Polls feeds; the scheduled job calls `launch_due`, tests and tools `poll_round`."""
+    """Polls feeds; `run_polls` (bot/scheduler.py) calls `launch_due`, tests `poll_round`."""
 
     def __init__(
         self,
@@ -362,7 +275,11 @@ class FeedWatcher:
         self.notify_admins = notify_admins
         self.limits = fetch_limits(settings)
         self.client = client or build_client(
-            allow_private_networks=settings.allow_private_networks, limits=self.limits
+            allow_private_networks=settings.allow_private_networks,
+            limits=self.limits,
+            # Feed fetches and article pages each have FETCH_CONCURRENCY slots: a connection
+            # for every one, so neither waits for the pool because of the other.
+            connections=2 * settings.fetch_concurrency,
         )
         self.max_chars = settings.summary_max_chars
         self._fetch_slots = asyncio.Semaphore(settings.fetch_concurrency)
@@ -370,12 +287,19 @@ class FeedWatcher:
         self.host_slots = HostSlots(PER_HOST_FETCHES)
         processes = parse_processes(settings.parse_processes)
         self.cpu = CpuPool(processes if parse_in_processes else 0)
-        self.summarizer = StorySummarizer(
-            settings=settings,
+        self.pages = ArticlePages(
             client=self.client,
             limits=self.limits,
-            fetch_slots=self._fetch_slots,
+            hosts=self.host_slots,
+            # A pool of their own: pages that hang never take a slot a feed poll needs.
+            pool_size=settings.fetch_concurrency,
+            deadline_seconds=settings.article_deadline_seconds,
+        )
+        self.summarizer = StorySummarizer(
+            settings=settings,
+            pages=self.pages,
             cpu=self.cpu,
+            cpu_jobs=processes if parse_in_processes and processes else PARSE_THREADS,
         )
         self._in_flight: dict[int, asyncio.Task[FeedOutcome]] = {}
         self._launch_lock = asyncio.Lock()
@@ -388,6 +312,11 @@ class FeedWatcher:
         self._not_modified: list[tuple[int, feeds_db.PollSuccess]] = []
         self._flush_lock = asyncio.Lock()
         self._flush_task: asyncio.Task[None] | None = None
+        self.due_times = DueTimes()
+
+    def note_due(self, at: datetime) -> None:
+        """Tell the scheduler a feed is due at `at` (a feed added, enabled or just polled)."""
+        self.due_times.note(at)
 
     @property
     def in_flight(self) -> frozenset[int]:
@@ -481,30 +410,59 @@ class FeedWatcher:
         if task.cancelled():
             return
         if task.exception() is not None:
-            log.error("poll of feed %d crashed", feed_id, exc_info=task.exception())
+            log.error(
+                "poll of feed %d crashed",
+                feed_id,
+                exc_info=task.exception(),
+                extra={"feed": feed_id},
+            )
         else:
-            self._tally.add(task.result())
+            outcome = task.result()
+            self._tally.add(outcome)
+            if outcome.next_poll_at is not None:
+                self.note_due(outcome.next_poll_at)
 
     async def _poll_feed(self, feed: Feed) -> FeedOutcome:
         assert feed.id is not None
+        # The next poll counts from this start, so a feed is polled every interval however
+        # long its fetch and its stories take.
+        started = utcnow()
         try:
             result, parsed = await self._fetch_and_parse(
                 feed.url, etag=feed.etag, last_modified=feed.last_modified
             )
             polled_at = utcnow()
             if parsed is None:
-                self._queue_not_modified(feed.id, self._success(result, None, polled_at))
-                return FeedOutcome(feed_id=feed.id, url=feed.url, status="not_modified")
+                success = self._success(result, None, polled_at, started=started)
+                self._queue_not_modified(feed.id, success)
+                return FeedOutcome(
+                    feed_id=feed.id,
+                    url=feed.url,
+                    status="not_modified",
+                    next_poll_at=success.next_poll_at,
+                )
             stored = await self._store(feed, parsed, polled_at)
-            await asyncio.to_thread(self._record_success, feed, result, parsed, polled_at)
+            success = self._success(result, parsed, polled_at, started=started)
+            kept = await asyncio.to_thread(self._record_success, feed, success)
             if stored.alerts_queued:
                 self.on_queued()
+            if stored.stored:
+                log.info(
+                    "feed %d (%s): %d new %s, %d alerts queued",
+                    feed.id,
+                    host_of(feed.url),
+                    stored.stored,
+                    "stories" if feed.seeded else "stories stored as history",
+                    stored.alerts_queued,
+                    extra={"feed": feed.id},
+                )
             return FeedOutcome(
                 feed_id=feed.id,
                 url=feed.url,
                 status="parsed",
                 new_entries=stored.stored if feed.seeded else 0,
                 alerts_queued=stored.alerts_queued,
+                next_poll_at=success.next_poll_at if kept else None,
             )
         except (FetchError, FeedParseError) as err:
             metrics.record_fetch_error(err)
@@ -513,7 +471,12 @@ class FeedWatcher:
             return await self._failed(feed, str(err), retry_after=retry_after, blocked=blocked)
         except Exception as err:  # a bug must not stop the other feeds
             metrics.record_fetch_error(err)
-            log.exception("feed %d (%s): unexpected error", feed.id, host_of(feed.url))
+            log.exception(
+                "feed %d (%s): unexpected error",
+                feed.id,
+                host_of(feed.url),
+                extra={"feed": feed.id},
+            )
             error = f"internal error ({type(err).__name__})"
             return await self._failed(feed, error, retry_after=None, blocked=False)
 
@@ -528,7 +491,15 @@ class FeedWatcher:
         """Store a just-added feed's entries as history and record the fetch."""
         polled_at = utcnow()
         stored = await self._store(feed, parsed, polled_at)
-        await asyncio.to_thread(self._record_success, feed, result, parsed, polled_at)
+        success = self._success(result, parsed, polled_at, started=polled_at)
+        await asyncio.to_thread(self._record_success, feed, success)
+        log.info(
+            "feed %d (%s) added: %d stories stored as history",
+            feed.id,
+            host_of(feed.url),
+            stored.stored,
+            extra={"feed": feed.id},
+        )
         return stored
 
     async def _fetch_and_parse(
@@ -558,7 +529,11 @@ class FeedWatcher:
         history = not feed.seeded
         summaries: list[str] | None = None
         if fresh and not history:
-            summaries = list(await asyncio.gather(*(self.summarizer.summarize(e) for e in fresh)))
+            summaries = list(
+                await asyncio.gather(
+                    *(self.summarizer.summarize(e, feed_id=feed_id) for e in fresh)
+                )
+            )
 
         def store() -> StoreReport:
             if summaries is None:
@@ -623,7 +598,12 @@ class FeedWatcher:
             feeds_db.record_not_modified(session=session, polls=polls)
 
     def _success(
-        self, result: FetchResult, parsed: ParsedFeed | None, polled_at: datetime
+        self,
+        result: FetchResult,
+        parsed: ParsedFeed | None,
+        polled_at: datetime,
+        *,
+        started: datetime,
     ) -> feeds_db.PollSuccess:
         delay = next_poll_delay(
             default_seconds=self.settings.poll_interval_seconds,
@@ -633,7 +613,7 @@ class FeedWatcher:
         )
         success = feeds_db.PollSuccess(
             polled_at=polled_at,
-            next_poll_at=polled_at + timedelta(seconds=delay),
+            next_poll_at=started + timedelta(seconds=delay),
             etag=result.etag,
             last_modified=result.last_modified,
             parsed=parsed is not None,
@@ -641,13 +621,10 @@ class FeedWatcher:
         )
         return success
 
-    def _record_success(
-        self, feed: Feed, result: FetchResult, parsed: ParsedFeed | None, polled_at: datetime
-    ) -> None:
-        success = self._success(result, parsed, polled_at)
+    def _record_success(self, feed: Feed, success: feeds_db.PollSuccess) -> bool:
         assert feed.id is not None
         with WRITE_LOCK, session_scope(self.engine) as session:
-            feeds_db.record_success(session=session, feed_id=feed.id, success=success)
+            return feeds_db.record_success(session=session, feed_id=feed.id, success=success)
 
     async def _failed(
         self, feed: Feed, error: str, *, retry_after: float | None, blocked: bool
@@ -676,9 +653,16 @@ class FeedWatcher:
                 )
 
         state = await asyncio.to_thread(record)
-        outcome = FeedOutcome(feed_id=feed.id, url=feed.url, status="failed", error=error)
-        if state is None:
-            return outcome  # removed while it was being polled
+        if state is None:  # removed while it was being polled
+            return FeedOutcome(feed_id=feed.id, url=feed.url, status="failed", error=error)
+        outcome = FeedOutcome(
+            feed_id=feed.id,
+            url=feed.url,
+            status="failed",
+            error=error,
+            next_poll_at=None if state.disabled else state.next_poll_at,
+        )
+        extra = {"feed": feed.id}
         wait = (state.next_poll_at - utcnow()).total_seconds()
         # A refused address stays refused: say so once per feed, not every round.
         level = logging.DEBUG if blocked and state.previous_error == error else logging.WARNING
@@ -690,6 +674,7 @@ class FeedWatcher:
             state.error_count,
             error,
             max(wait, 0.0),
+            extra=extra,
         )
         if not state.disabled:
             return outcome
@@ -698,6 +683,7 @@ class FeedWatcher:
             feed.id,
             host_of(feed.url),
             state.error_count,
+            extra=extra,
         )
         if self.notify_admins is not None:
             text = disabled_notice(
@@ -706,26 +692,7 @@ class FeedWatcher:
             try:
                 await self.notify_admins(text)
             except Exception:
-                log.exception("could not tell the operators that feed %d was disabled", feed.id)
-        return FeedOutcome(
-            feed_id=feed.id, url=feed.url, status="failed", error=error, disabled=True
-        )
-
-
-def _charset(result: FetchResult) -> str:
-    ctype = result.headers.get("content-type", "")
-    for part in ctype.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "charset" and value:
-            try:
-                "".encode(value.strip("\"'"))
-                return value.strip("\"'")
-            except LookupError:
-                break
-    return "utf-8"
-
-
-def launch_interval(poll_interval_seconds: float) -> float:
-    """Return how often the job looks for due feeds: often enough that spread-out feeds
-    start close to their own time, not all at the next poll interval."""
-    return min(float(poll_interval_seconds), LAUNCH_EVERY_SECONDS)
+                log.exception(
+                    "could not tell the operators that feed %d was disabled", feed.id, extra=extra
+                )
+        return replace(outcome, disabled=True)

@@ -160,3 +160,17 @@ def test_readme_lists_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     missing = [n for n in (f.upper() for f in Settings.model_fields) if f"`{n}`" not in readme]
     assert missing == []
+
+
+def test_feed_urls_never_echo_their_credentials(tmp_path: Path) -> None:
+    feeds = "https://ok.example/a.xml,ftp://alice:s3cret-pw@files.example/feed.xml"
+    with pytest.raises(SettingsError) as info:
+        get_settings(feeds=feeds)
+    message = str(info.value)
+    assert "FEEDS" in message and "ftp://***@files.example/feed.xml" in message
+    assert "alice" not in message and "s3cret-pw" not in message
+    # As the operator sees it: one line on standard error, credentials hidden.
+    result = _run("run", env=_env(FEEDS=feeds, TELEGRAM_BOT_TOKEN=GOOD_TOKEN), cwd=tmp_path)
+    assert result.returncode != 0 and "FEEDS" in result.stderr
+    assert "s3cret-pw" not in result.stderr + result.stdout
+    assert "alice" not in result.stderr + result.stdout

@@ -12,7 +12,7 @@ from sqlmodel import select
 from bot.alerts import TopicCache
 from bot.config import get_settings
 from bot.db.engine import session_scope
-from bot.db.models import Entry, Feed
+from bot.db.models import Entry, Feed, utcnow
 from bot.feeds.admin import (
     FeedInputError,
     FeedManager,
@@ -20,8 +20,9 @@ from bot.feeds.admin import (
     FeedUnusableError,
     normalize_feed_url,
 )
+from bot.feeds.cli import status_lines
 from bot.feeds.opml import OpmlError, parse_opml
-from bot.handlers.feeds import feed_pages
+from bot.handlers.feeds import feed_block, feed_pages
 from bot.watcher import FeedWatcher
 from tests.fakes.feed_server import FeedServer, rss
 from tests.test_watcher import deliveries, item, make_due, subscribe
@@ -242,3 +243,26 @@ def test_feed_listing_pages_fit_in_a_message() -> None:
     assert [int(x.removeprefix("<b>")) for x in listed if x.startswith("<b>")] == list(
         range(1, 121)
     )
+
+
+def test_listings_and_refusals_hide_credentials() -> None:
+    url = "https://bob:hunter2@wire.example/f.xml"
+    status = FeedStatus(
+        number=1,
+        feed_id=1,
+        url=url,
+        title="Wire",
+        enabled=True,
+        error_count=0,
+        last_error=None,
+        last_success_at=None,
+        next_poll_at=None,
+        entries=0,
+    )
+    now = utcnow()
+    for shown in (feed_block(status, now=now), "\n".join(status_lines([status], now=now))):
+        assert "https://***@wire.example/f.xml" in shown
+        assert "hunter2" not in shown and "bob" not in shown
+    with pytest.raises(FeedInputError) as refused:
+        normalize_feed_url("ftp://bob:hunter2@wire.example/f.xml")
+    assert "hunter2" not in str(refused.value)

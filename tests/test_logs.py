@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from bot.logs import JsonFormatter, Redactor, RedactTokens, TextFormatter, secrets_of, setup_logging
 from tests.fakes.feed_server import FeedServer, rss
@@ -176,3 +177,40 @@ def test_debug_run_never_logs_the_token(tmp_path: Path) -> None:
     events = [json.loads(line) for line in lines]  # every line is one JSON event
     assert {"ts", "level", "logger", "msg"} <= set(events[0])
     assert any(e["level"] == "DEBUG" for e in events)
+
+
+async def test_watcher_lines_name_their_feed_and_entry(
+    captured: io.StringIO, sqlite_engine: Engine
+) -> None:
+    """With LOG_FORMAT=json an operator can follow one feed, story by story."""
+    from bot.alerts import TopicCache
+    from bot.config import get_settings
+    from bot.watcher import FeedWatcher
+    from tests.test_watcher import add_feed, item, make_due, subscribe
+
+    setup_logging("DEBUG", fmt="json", stream=captured)
+    with FeedServer() as server:
+        server.set("/good.xml", rss("Good", [item(1, "Old harvest story")]))
+        server.set("/down.xml", "oops", status=500)
+        add_feed(sqlite_engine, server.url("/good.xml"))
+        add_feed(sqlite_engine, server.url("/down.xml"))
+        subscribe(sqlite_engine, CHAT, "harvest")
+        settings = get_settings(allow_private_networks=True, fetch_articles=False)
+        watcher = FeedWatcher(
+            engine=sqlite_engine, settings=settings, topics=TopicCache(), parse_in_processes=False
+        )
+        try:
+            await watcher.poll_round()
+            server.set("/good.xml", rss("Good", [item(2, "Record harvest"), item(1, "Old")]))
+            make_due(sqlite_engine)
+            await watcher.poll_round()
+        finally:
+            await watcher.aclose()
+    events = [json.loads(line) for line in captured.getvalue().splitlines()]
+    mine = [e for e in events if e["logger"] in {"bot.watcher", "bot.alerts", "bot.articles"}]
+    failed = [e for e in mine if e["msg"].startswith("feed 2 ")]
+    assert failed and all(e["level"] == "WARNING" and e["feed"] == 2 for e in failed)
+    news = [e for e in mine if "new stories, 1 alerts queued" in e["msg"]]
+    assert [e["feed"] for e in news] == [1]
+    stored = [e for e in mine if e["msg"].startswith("story ")]
+    assert [(e["feed"], e["entry"]) for e in stored] == [(1, "guid:s-2")]

@@ -52,11 +52,11 @@ def shell_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 class ShellProcess:
     """`python -m bot shell` with its output collected line by line."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, **settings: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "shell"],
             cwd=tmp_path,
-            env=shell_env(tmp_path),
+            env=shell_env(tmp_path, **settings),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.topics import Document, QueryError, TopicIndex, matches, parse_query
+from bot.topics import Document, Query, QueryError, TopicIndex, matches, parse_query
 
 
 def doc(title: str, summary: str = "", categories: tuple[str, ...] = ()) -> Document:
@@ -253,6 +253,48 @@ def test_index_agrees_with_brute_force() -> None:
     total = outcomes[True] + outcomes[False]
     assert total > 500
     # The generators must exercise both sides, or agreement proves little.
+    assert 0.1 < outcomes[True] / total < 0.9, outcomes
+
+
+def test_index_agrees_through_interleaved_changes() -> None:
+    """Adds, replacements and removals in any order: after each, index == brute force."""
+    outcomes: Counter[bool] = Counter()
+    # (topic id, query text), or (topic id, None) to remove it.
+    change = st.tuples(st.integers(0, 6), st.one_of(st.none(), _query_text, _query_text))
+
+    @given(
+        changes=st.lists(change, min_size=1, max_size=25),
+        documents=st.lists(_document, min_size=1, max_size=3),
+    )
+    @settings(max_examples=150, deadline=None)
+    def check(changes: list[tuple[int, str | None]], documents: list[Document]) -> None:
+        index = TopicIndex()
+        topics: dict[int, Query] = {}
+        for topic_id, text in changes:
+            if text is None:
+                index.remove(topic_id)
+                topics.pop(topic_id, None)
+            else:
+                try:
+                    query = parse_query(text)
+                except QueryError:
+                    continue
+                index.add(topic_id, query)
+                topics[topic_id] = query
+            assert len(index) == len(topics)
+            for document in documents:
+                expected = {i for i, q in topics.items() if matches(q, document)}
+                assert index.match(document) == expected
+                outcomes.update(i in expected for i in topics)
+        for topic_id in list(topics):
+            index.remove(topic_id)
+        # Nothing is left behind: every list and count went with its topics.
+        assert len(index) == 0
+        assert not (index._direct or index._checks or index._counts)
+
+    check()
+    total = outcomes[True] + outcomes[False]
+    assert total > 500
     assert 0.1 < outcomes[True] / total < 0.9, outcomes
 
 

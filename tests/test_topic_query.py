@@ -118,9 +118,34 @@ def test_uppercase_and_is_the_implicit_and() -> None:
     assert parse_query("rock and roll").canonical == "and rock roll"
 
 
-def test_lowercase_or_is_a_word() -> None:
-    query = parse_query("rock or roll")
+def test_or_in_any_case_separates_alternatives() -> None:
+    # As the help and README say: "kosovo or serbia" is the same topic as "Kosovo OR Serbia".
+    assert parse_query("kosovo or serbia") == parse_query("Serbia OR Kosovo")
+    assert parse_query("kosovo or serbia").display == "kosovo OR serbia"
+    assert parse_query("nato Or russia oR china").canonical == "china OR nato OR russia"
+
+
+def test_the_word_or_is_quoted() -> None:
+    query = parse_query('rock "or" roll')
     assert query.alternatives == ((("or",), ("rock",), ("roll",)),)
+    assert query.display == '"or" rock roll'
+    assert parse_query(query.display) == query
+    assert parse_query('gold -"or"').display == 'gold -"or"'
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ("gold or", ["Nothing follows OR", 'quote it: "or"']),
+        ("or gold", ["Nothing comes before OR", 'quote it: "or"']),
+        ("gold or OR silver", ["twice in a row", 'quote it: "or"']),
+    ],
+)
+def test_a_stray_lowercase_or_gets_a_hint(raw: str, words: list[str]) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_query(raw)
+    for word in words:
+        assert word in str(caught.value)
 
 
 def test_or_inside_a_phrase_is_a_word() -> None:

@@ -118,6 +118,10 @@ async def test_query_forms_and_refusals(tmp_path: Path) -> None:
         assert bot.db("select count(*) from subscription") == [(2,)]
         await bot.ask(ALICE, '/subscribe kosovo "peace talks" -football', "already subscribed")
         await bot.ask(ALICE, "/subscribe valdora OR kosovo", "Subscribed to kosovo OR valdora")
+        # A lowercase "or" separates alternatives too, as /help says: the same topic.
+        await bot.ask(BOB, "/subscribe Kosovo or Valdora", "Subscribed to kosovo OR valdora")
+        await bot.ask(ALICE, "/subscribe kosovo or valdora", "already subscribed")
+        assert bot.db("select count(*) from topic") == [(2,)]
 
         refusals = {
             '/subscribe "peace talks': "A quote is not closed",
@@ -128,6 +132,7 @@ async def test_query_forms_and_refusals(tmp_path: Path) -> None:
             "/subscribe " + " ".join(f"w{n}" for n in range(11)): "11 terms",
             "/subscribe " + "x" * 201: "too long",
             "/subscribe kosovo -kosovo": "excludes everything",
+            "/subscribe gold or": 'quote it: "or"',
         }
         for text, reason in refusals.items():
             reply = await bot.ask(ALICE, text, reason)

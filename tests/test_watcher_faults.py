@@ -145,7 +145,7 @@ FAULTS = {
     "random_bytes": Fault(_random_bytes, "not XML", {}),
     "oversized_body": Fault(_oversized, "larger than 64 KiB", {"fetch_max_bytes": 64 * 1024}),
     "gzip_bomb": Fault(_gzip_bomb, "larger than 1 MiB", {"fetch_max_bytes": 1024 * 1024}),
-    "billion_laughs": Fault(_billion_laughs, None, {}),
+    "billion_laughs": Fault(_billion_laughs, "declares XML entities", {}),
     "redirect_loop": Fault(_redirect_loop, "redirect loop", {}),
     "redirect_to_private": Fault(_redirect_private, "refused: 127.0.0.2 is a loopback", {}),
     "private_address": Fault(_private_address, "private address 10.20.30.40", {}),

@@ -19,7 +19,7 @@ from bot.config import get_settings
 from bot.db import feeds as feeds_db
 from bot.db.engine import session_scope
 from bot.db.models import Feed, utcnow
-from bot.watcher import FeedWatcher, launch_interval
+from bot.watcher import FeedWatcher
 from tests.fakes.feed_server import FeedRequest, FeedResponse, FeedServer, rss
 from tests.test_watcher import add_feed, deliveries, item, make_due, subscribe
 
@@ -115,8 +115,9 @@ async def test_success_waits_as_long_as_the_feed_asks(
         await watcher.poll_round()
     finally:
         await watcher.aclose()
+    # Counted from the poll's start: a fetch's duration less than from its end.
     assert seconds_until_next_poll(feed_row(sqlite_engine, server.url("/f.xml"))) == pytest.approx(
-        expected, abs=0.01
+        expected, abs=0.5
     )
 
 
@@ -176,7 +177,7 @@ async def test_errors_back_off_exponentially_and_success_resets(
         healthy = feed_row(engine, url)
         assert (healthy.error_count, healthy.last_error) == (0, None)
         assert healthy.last_success_at is not None
-        assert seconds_until_next_poll(healthy) == pytest.approx(10, abs=0.01)
+        assert seconds_until_next_poll(healthy) == pytest.approx(10, abs=0.5)
     finally:
         await watcher.aclose()
 
@@ -254,24 +255,13 @@ async def test_fetches_per_host_and_in_total_are_limited(
     assert probe.peak == peak
 
 
-def test_new_feeds_are_spread_over_the_interval(sqlite_engine: Engine) -> None:
+def test_new_feeds_are_due_at_once(sqlite_engine: Engine) -> None:
     urls = [f"https://news{n}.example.org/feed.xml" for n in range(600)]
-    offsets = [feeds_db.spread_offset(u, interval_seconds=120) for u in urls]
-    assert offsets == [feeds_db.spread_offset(u, interval_seconds=120) for u in urls]
-    assert all(0 <= o < 120 for o in offsets)
-    buckets = [0] * 12
-    for offset in offsets:
-        buckets[int(offset // 10)] += 1
-    assert max(buckets) < 2 * 600 / 12 and min(buckets) > 0
-
     now = utcnow()
     with session_scope(sqlite_engine) as session:
-        added = feeds_db.add_feeds(session=session, urls=urls, now=now, interval_seconds=120)
+        added = feeds_db.add_feeds(session=session, urls=urls, now=now)
         assert len(added) == 600
-        again = feeds_db.add_feeds(session=session, urls=urls[:5], now=now, interval_seconds=120)
+        again = feeds_db.add_feeds(session=session, urls=urls[:5], now=now)
         assert again == []
     with session_scope(sqlite_engine) as session:
-        due_now = feeds_db.due_feed_ids(session=session, now=now + timedelta(seconds=10))
-        due_later = feeds_db.due_feed_ids(session=session, now=now + timedelta(seconds=120))
-    assert 0 < len(due_now) < 100 and len(due_later) == 600
-    assert launch_interval(120) == 5 and launch_interval(1) == 1
+        assert len(feeds_db.due_feed_ids(session=session, now=now)) == 600

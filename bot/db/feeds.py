@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,39 +9,28 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from bot.db import upsert
 from bot.db.models import Entry, Feed, UTCDateTime
 
 _CHUNK = 500
 
 
-def spread_offset(url: str, *, interval_seconds: float) -> float:
-    """Return a stable offset in [0, interval) for a feed, so feeds are not polled together."""
-    if interval_seconds <= 0:
-        return 0.0
-    digest = int.from_bytes(hashlib.sha256(url.encode("utf-8")).digest()[:8], "big")
-    millis = max(1, int(interval_seconds * 1000))
-    return (digest % millis) / 1000
+def add_feeds(*, session: Session, urls: Iterable[str], now: datetime) -> list[Feed]:
+    """Store feeds that aren't stored yet, due at once; return the new ones.
 
-
-def add_feeds(
-    *, session: Session, urls: Iterable[str], now: datetime, interval_seconds: float
-) -> list[Feed]:
-    """Store feeds that aren't stored yet, each first due at its own point in the interval."""
-    wanted = list(dict.fromkeys(urls))
-    existing: set[str] = set()
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        existing.update(session.exec(select(Feed.url).where(col(Feed.url).in_(chunk))))
-    added = []
-    for url in wanted:
-        if url in existing:
-            continue
-        offset = spread_offset(url, interval_seconds=interval_seconds)
-        feed = Feed(url=url, next_poll_at=now + timedelta(seconds=offset))
-        session.add(feed)
-        added.append(feed)
-    session.flush()
-    return added
+    A feed another process stores at the same moment counts as already stored.
+    """
+    added: list[int] = []
+    for url in dict.fromkeys(urls):
+        feed_id = session.execute(
+            upsert.insert(session, Feed)
+            .values(url=url, next_poll_at=now)
+            .on_conflict_do_nothing(index_elements=["url"])
+            .returning(col(Feed.id))
+        ).scalar_one_or_none()
+        if feed_id is not None:
+            added.append(int(feed_id))
+    return feeds_by_ids(session=session, ids=added)
 
 
 def feed_by_url(*, session: Session, url: str) -> Feed | None:
@@ -78,6 +66,14 @@ def due_feed_ids(*, session: Session, now: datetime) -> list[int]:
         .order_by(col(Feed.next_poll_at).is_not(None), col(Feed.next_poll_at), col(Feed.id))
     )
     return [i for i in session.exec(stmt) if i is not None]
+
+
+def next_poll_after(*, session: Session, now: datetime) -> datetime | None:
+    """Return the earliest next poll of an enabled feed that is still to come."""
+    stmt = select(sa.func.min(Feed.next_poll_at)).where(
+        col(Feed.enabled), col(Feed.next_poll_at) > now
+    )
+    return session.exec(stmt).one()
 
 
 def feeds_by_ids(*, session: Session, ids: Sequence[int]) -> list[Feed]:
@@ -232,12 +228,17 @@ def enable_feed(*, session: Session, feed_id: int, now: datetime) -> Feed | None
     return row
 
 
-def create_feed(*, session: Session, url: str, title: str | None, next_poll_at: datetime) -> Feed:
-    """Store a new feed (not seeded yet) and return it with its id."""
-    feed = Feed(url=url, title=title[:300] if title else None, next_poll_at=next_poll_at)
-    session.add(feed)
-    session.flush()
-    return feed
+def create_feed(
+    *, session: Session, url: str, title: str | None, next_poll_at: datetime
+) -> Feed | None:
+    """Store a new feed (not seeded yet) and return it with its id; None if it is stored."""
+    feed_id = session.execute(
+        upsert.insert(session, Feed)
+        .values(url=url, title=title[:300] if title else None, next_poll_at=next_poll_at)
+        .on_conflict_do_nothing(index_elements=["url"])
+        .returning(col(Feed.id))
+    ).scalar_one_or_none()
+    return None if feed_id is None else session.get(Feed, feed_id)
 
 
 def delete_feed(*, session: Session, feed_id: int) -> int:

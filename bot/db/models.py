@@ -57,6 +57,20 @@ class Topic(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
 
 
+class TopicChange(SQLModel, table=True):
+    """A topic row that was added or deleted; each process's matching index catches up here.
+
+    Ids are handed out in commit order (see bot/db/topic_rows.py), so "every change after
+    id N" never misses one that commits late.
+    """
+
+    __tablename__ = "topic_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
 class Subscription(SQLModel, table=True):
     """A chat's subscription to a topic; alerts go to `thread_id` in forum groups."""
 

@@ -412,10 +412,10 @@ def confirm_broadcast(*, session: Session, broadcast_id: int) -> Broadcast | Non
     One INSERT … SELECT queues every row, so even 100,000 chats take one statement and the
     sender's own writes wait only for that.
     """
-    bc = session.get(Broadcast, broadcast_id, with_for_update=True)
-    if bc is None or bc.state != "draft":
-        return None
     now = utcnow()
+    # Draft to sending in one statement: of two presses of Confirm at once, one wins.
+    if not _leave_draft(session=session, broadcast_id=broadcast_id, state="sending", now=now):
+        return None
     chats = sa.select(
         col(Chat.id),
         sa.literal(broadcast_id),
@@ -439,27 +439,37 @@ def confirm_broadcast(*, session: Session, broadcast_id: int) -> Broadcast | Non
             chats,
         )
     )
-    bc.state = "sending"
-    bc.total = int(
-        session.execute(
-            sa.select(sa.func.count()).where(col(Delivery.broadcast_id) == broadcast_id)
-        ).scalar_one()
+    total = session.execute(
+        sa.select(sa.func.count()).where(col(Delivery.broadcast_id) == broadcast_id)
+    ).scalar_one()
+    session.execute(
+        sa.update(Broadcast)
+        .where(col(Broadcast.id) == broadcast_id)
+        .values(total=int(total))
+        .execution_options(synchronize_session=False)
     )
-    bc.confirmed_at = now
-    session.add(bc)
-    session.flush()
-    return bc
+    return session.get(Broadcast, broadcast_id, populate_existing=True)
 
 
 def cancel_broadcast(*, session: Session, broadcast_id: int) -> Broadcast | None:
     """Cancel a draft; None when it is not a draft any more."""
-    bc = session.get(Broadcast, broadcast_id, with_for_update=True)
-    if bc is None or bc.state != "draft":
+    if not _leave_draft(
+        session=session, broadcast_id=broadcast_id, state="cancelled", now=utcnow()
+    ):
         return None
-    bc.state = "cancelled"
-    bc.finished_at = utcnow()
-    session.add(bc)
-    return bc
+    return session.get(Broadcast, broadcast_id, populate_existing=True)
+
+
+def _leave_draft(*, session: Session, broadcast_id: int, state: str, now: datetime) -> bool:
+    """Move a draft to `state`; False when it is not a draft (any more)."""
+    stamp = {"confirmed_at": now} if state == "sending" else {"finished_at": now}
+    result = session.execute(
+        sa.update(Broadcast)
+        .where(col(Broadcast.id) == broadcast_id, col(Broadcast.state) == "draft")
+        .values(state=state, **stamp)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
 
 
 @dataclass(frozen=True, slots=True)

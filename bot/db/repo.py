@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from bot.db import topic_rows, upsert
 from bot.db.models import Chat, Delivery, Entry, Feed, Subscription, Topic, utcnow
 
 MAX_TOPICS_PER_CHAT = 50
@@ -23,25 +24,31 @@ class TopicLimitError(Exception):
 
 def register_chat(*, session: Session, chat_id: int, chat_type: str, title: str | None) -> Chat:
     """Create the chat or bring it back to active, keeping its subscriptions."""
-    chat = session.get(Chat, chat_id)
     now = utcnow()
-    if chat is None:
-        chat = Chat(id=chat_id, type=chat_type, title=title, active=True)
-    else:
-        chat.active = True
-        chat.type = chat_type
-        chat.title = title
-        chat.updated_at = now
-    session.add(chat)
-    session.flush()
-    return chat
+    session.execute(
+        upsert.insert(session, Chat)
+        .values(id=chat_id, type=chat_type, title=title, updated_at=now)
+        .on_conflict_do_update(
+            index_elements=["id"],
+            set_={"active": True, "type": chat_type, "title": title, "updated_at": now},
+        )
+    )
+    return _chat(session, chat_id)
 
 
 def ensure_chat(*, session: Session, chat_id: int, chat_type: str, title: str | None) -> Chat:
     """Return the chat, creating it (active) when it is new; an inactive chat stays inactive."""
-    chat = session.get(Chat, chat_id)
-    if chat is None:
-        return register_chat(session=session, chat_id=chat_id, chat_type=chat_type, title=title)
+    session.execute(
+        upsert.insert(session, Chat)
+        .values(id=chat_id, type=chat_type, title=title)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    return _chat(session, chat_id)
+
+
+def _chat(session: Session, chat_id: int) -> Chat:
+    chat = session.get(Chat, chat_id, populate_existing=True)
+    assert chat is not None
     return chat
 
 
@@ -82,14 +89,19 @@ def subscribe(
     display: str,
     thread_id: int | None = None,
 ) -> SubscribeOutcome:
-    """Subscribe the chat to the topic (shared by canonical form); idempotent."""
-    topic = session.exec(select(Topic).where(Topic.canonical == canonical)).first()
-    if topic is None:
-        topic = Topic(canonical=canonical, display=display)
-        session.add(topic)
-        session.flush()
-    assert topic.id is not None
-    existing = session.get(Subscription, (chat_id, topic.id))
+    """Subscribe the chat to the topic (shared by canonical form); idempotent.
+
+    Safe when many chats subscribe to one new topic at once, or one chat twice.
+    """
+    topic_id, _ = topic_rows.get_or_create_topic(
+        session=session, canonical=canonical, display=display
+    )
+    # The chat's row is locked so that its count and its insert are one step (PostgreSQL;
+    # SQLite has one writer at a time).
+    session.exec(select(Chat.id).where(Chat.id == chat_id).with_for_update(key_share=True)).first()
+    topic = session.get(Topic, topic_id)
+    assert topic is not None
+    existing = session.get(Subscription, (chat_id, topic_id), populate_existing=True)
     if existing is not None:
         if existing.thread_id != thread_id:
             existing.thread_id = thread_id
@@ -100,9 +112,13 @@ def subscribe(
     ).one()
     if count >= MAX_TOPICS_PER_CHAT:
         raise TopicLimitError(f"at most {MAX_TOPICS_PER_CHAT} topics per chat")
-    session.add(Subscription(chat_id=chat_id, topic_id=topic.id, thread_id=thread_id))
-    session.flush()
-    return SubscribeOutcome(topic=topic, created=True)
+    added = session.execute(
+        upsert.insert(session, Subscription)
+        .values(chat_id=chat_id, topic_id=topic_id, thread_id=thread_id)
+        .on_conflict_do_nothing(index_elements=["chat_id", "topic_id"])
+        .returning(col(Subscription.chat_id))
+    ).first()
+    return SubscribeOutcome(topic=topic, created=added is not None)
 
 
 def unsubscribe(*, session: Session, chat_id: int, canonical: str) -> Topic | None:
@@ -110,22 +126,15 @@ def unsubscribe(*, session: Session, chat_id: int, canonical: str) -> Topic | No
     topic = session.exec(select(Topic).where(Topic.canonical == canonical)).first()
     if topic is None or topic.id is None:
         return None
-    sub = session.get(Subscription, (chat_id, topic.id))
-    if sub is None:
+    gone = session.execute(
+        sa.delete(Subscription)
+        .where(col(Subscription.chat_id) == chat_id, col(Subscription.topic_id) == topic.id)
+        .returning(col(Subscription.topic_id))
+    ).first()
+    if gone is None:
         return None
-    session.delete(sub)
-    session.flush()
-    _drop_orphan_topic(session=session, topic=topic)
+    topic_rows.drop_topic_if_orphan(session=session, topic_id=topic.id)
     return topic
-
-
-def _drop_orphan_topic(*, session: Session, topic: Topic) -> None:
-    remaining = session.exec(
-        select(sa.func.count()).select_from(Subscription).where(Subscription.topic_id == topic.id)
-    ).one()
-    if remaining == 0:
-        session.delete(topic)
-        session.flush()
 
 
 def chat_topics(*, session: Session, chat_id: int) -> list[Topic]:
@@ -144,13 +153,6 @@ def all_topics(*, session: Session) -> list[Topic]:
     return list(session.exec(select(Topic).order_by(col(Topic.id))))
 
 
-def topics_version(*, session: Session) -> tuple[int, int]:
-    """Return a cheap fingerprint of the topic table (count, newest id)."""
-    stmt = sa.select(sa.func.count(col(Topic.id)), sa.func.max(col(Topic.id)))
-    row = session.execute(stmt).one()
-    return int(row[0] or 0), int(row[1] or 0)
-
-
 # --- feeds and entries -------------------------------------------------------------------
 
 
@@ -158,12 +160,15 @@ def add_feeds(*, session: Session, urls: Iterable[str]) -> list[Feed]:
     """Store feeds that aren't stored yet; return the new ones."""
     added = []
     for url in dict.fromkeys(urls):
-        if session.exec(select(Feed).where(Feed.url == url)).first() is None:
-            feed = Feed(url=url)
-            session.add(feed)
-            added.append(feed)
-    session.flush()
-    return added
+        feed_id = session.execute(
+            upsert.insert(session, Feed)
+            .values(url=url)
+            .on_conflict_do_nothing(index_elements=["url"])
+            .returning(col(Feed.id))
+        ).scalar_one_or_none()
+        if feed_id is not None:
+            added.append(feed_id)
+    return [f for f in (session.get(Feed, i) for i in added) if f is not None]
 
 
 def due_feeds(*, session: Session, now: datetime, limit: int = 1000) -> list[Feed]:
@@ -290,7 +295,8 @@ def enqueue_entry(*, session: Session, entry_id: int, chats: dict[int, int | Non
     # One executemany instead of an ORM object per row: a story for 10,000 subscribers is
     # queued in well under a second.
     if rows:
-        session.execute(sa.insert(Delivery), rows)
+        # A row another writer queued meanwhile is left as it is.
+        session.execute(upsert.insert(session, Delivery).on_conflict_do_nothing(), rows)
     return len(rows)
 
 
@@ -348,27 +354,23 @@ def migrate_chat(*, session: Session, old_id: int, new_id: int) -> None:
     alert or broadcast.
     """
     old = session.get(Chat, old_id)
-    new = session.get(Chat, new_id)
-    if new is None:
-        new = Chat(
-            id=new_id,
-            type="supergroup",
-            title=old.title if old else None,
-            active=True,
-        )
-        session.add(new)
-        session.flush()
-    else:
-        new.active = True
-        session.add(new)
-    have = set(session.exec(select(Subscription.topic_id).where(Subscription.chat_id == new_id)))
-    for sub in list(session.exec(select(Subscription).where(Subscription.chat_id == old_id))):
-        if sub.topic_id not in have:
-            session.add(
-                Subscription(chat_id=new_id, topic_id=sub.topic_id, thread_id=sub.thread_id)
-            )
-        session.delete(sub)
-    session.flush()
+    session.execute(
+        upsert.insert(session, Chat)
+        .values(id=new_id, type="supergroup", title=old.title if old else None)
+        .on_conflict_do_update(index_elements=["id"], set_={"active": True})
+    )
+    moved = sa.select(
+        sa.literal(new_id, type_=sa.BigInteger),
+        col(Subscription.topic_id),
+        col(Subscription.thread_id),
+        col(Subscription.created_at),
+    ).where(col(Subscription.chat_id) == old_id)
+    session.execute(
+        upsert.insert(session, Subscription)
+        .from_select(["chat_id", "topic_id", "thread_id", "created_at"], moved)
+        .on_conflict_do_nothing(index_elements=["chat_id", "topic_id"])
+    )
+    session.execute(sa.delete(Subscription).where(col(Subscription.chat_id) == old_id))
     at_new = session.exec(
         select(Delivery.entry_id, Delivery.broadcast_id).where(Delivery.chat_id == new_id)
     ).all()

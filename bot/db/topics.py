@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from bot.db import repo
+from bot.db import repo, topic_rows, upsert
 from bot.db.models import CatalogTopic, Subscription, Topic, utcnow
 from bot.topics.catalog import CatalogEntry, CatalogError, name_key
 
@@ -77,33 +77,28 @@ def _move_subscriptions(
     *, session: Session, old_canonical: str, new_canonical: str, new_display: str
 ) -> int:
     """Move the chats following one query to another; return how many moved."""
-    old = session.exec(select(Topic).where(Topic.canonical == old_canonical)).first()
+    old = topic_rows.topic_for_update(session=session, canonical=old_canonical)
     if old is None or old.id is None:
         return 0
-    new = session.exec(select(Topic).where(Topic.canonical == new_canonical)).first()
-    if new is None:
-        new = Topic(canonical=new_canonical, display=new_display)
-        session.add(new)
-        session.flush()
-    have = set(session.exec(select(Subscription.chat_id).where(Subscription.topic_id == new.id)))
-    moved = 0
-    for sub in list(session.exec(select(Subscription).where(Subscription.topic_id == old.id))):
-        if sub.chat_id not in have:
-            assert new.id is not None
-            session.add(
-                Subscription(
-                    chat_id=sub.chat_id,
-                    topic_id=new.id,
-                    thread_id=sub.thread_id,
-                    created_at=sub.created_at,
-                )
-            )
-            moved += 1
-        session.delete(sub)
-    session.flush()
-    session.delete(old)
-    session.flush()
-    return moved
+    new_id, _ = topic_rows.get_or_create_topic(
+        session=session, canonical=new_canonical, display=new_display
+    )
+    followers = sa.select(
+        col(Subscription.chat_id),
+        sa.literal(new_id),
+        col(Subscription.thread_id),
+        col(Subscription.created_at),
+    ).where(col(Subscription.topic_id) == old.id)
+    # Chats that follow both queries already have the new one.
+    moved = session.execute(
+        upsert.insert(session, Subscription)
+        .from_select(["chat_id", "topic_id", "thread_id", "created_at"], followers)
+        .on_conflict_do_nothing(index_elements=["chat_id", "topic_id"])
+        .returning(col(Subscription.chat_id))
+    ).all()
+    session.execute(sa.delete(Subscription).where(col(Subscription.topic_id) == old.id))
+    topic_rows.drop_topic_if_orphan(session=session, topic_id=old.id)
+    return len(moved)
 
 
 def _same_query(*, session: Session, entry: CatalogEntry) -> CatalogTopic | None:
@@ -135,35 +130,42 @@ def save_catalog_topic(
     twin = _same_query(session=session, entry=entry) if check_twin else None
     if twin is not None:
         raise CatalogError(f"{twin.name} already has this query.")
-    row = session.exec(select(CatalogTopic).where(CatalogTopic.key == entry.key)).first()
-    now = utcnow()
-    created = row is None or not row.active
-    moved = 0
-    if row is None:
-        row = CatalogTopic(
+    # Two operators adding the same name at once: one adds it, the other updates it.
+    added = session.execute(
+        upsert.insert(session, CatalogTopic)
+        .values(
             key=entry.key,
             name=entry.name,
             query=entry.query.display,
             canonical=entry.query.canonical,
             position=_next_position(session) if position is None else position,
         )
-    else:
-        if row.active and row.canonical != entry.query.canonical:
-            moved = _move_subscriptions(
-                session=session,
-                old_canonical=row.canonical,
-                new_canonical=entry.query.canonical,
-                new_display=entry.query.display,
-            )
-        if not row.active and position is None:
-            row.position = _next_position(session)
-        elif position is not None:
-            row.position = position
-        row.name = entry.name
-        row.query = entry.query.display
-        row.canonical = entry.query.canonical
-        row.active = True
-        row.updated_at = now
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(col(CatalogTopic.id))
+    ).scalar_one_or_none()
+    stmt = select(CatalogTopic).where(CatalogTopic.key == entry.key).with_for_update()
+    row = session.exec(stmt.execution_options(populate_existing=True)).one()
+    if added is not None:
+        return CatalogSave(topic=row, created=True, moved=0)
+    now = utcnow()
+    created = not row.active
+    moved = 0
+    if row.active and row.canonical != entry.query.canonical:
+        moved = _move_subscriptions(
+            session=session,
+            old_canonical=row.canonical,
+            new_canonical=entry.query.canonical,
+            new_display=entry.query.display,
+        )
+    if not row.active and position is None:
+        row.position = _next_position(session)
+    elif position is not None:
+        row.position = position
+    row.name = entry.name
+    row.query = entry.query.display
+    row.canonical = entry.query.canonical
+    row.active = True
+    row.updated_at = now
     session.add(row)
     session.flush()
     return CatalogSave(topic=row, created=created, moved=moved)

@@ -13,16 +13,16 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.db import feeds as feeds_db
 from bot.db.engine import session_scope
 from bot.db.models import Feed, utcnow
-from bot.feeds.fetcher import FetchError, FetchResult, next_poll_delay
+from bot.feeds.fetcher import FetchError, FetchResult, host_of, next_poll_delay
+from bot.feeds.identity import hide_credentials
 from bot.feeds.opml import OpmlFeed, export_opml, parse_opml
 from bot.feeds.parser import FeedParseError, ParsedFeed
-from bot.watcher import MAX_DELAY_SECONDS, FeedWatcher, host_of
+from bot.watcher import MAX_DELAY_SECONDS, FeedWatcher
 
 T = TypeVar("T")
 
@@ -44,7 +44,7 @@ class FeedUnusableError(Exception):
 def normalize_feed_url(text: str) -> str:
     """Return the feed URL in `text`, or raise FeedInputError saying what is wrong."""
     url = text.strip().strip("<>").strip()
-    shown = url if len(url) <= 80 else url[:79] + "…"
+    shown = hide_credentials(url if len(url) <= 80 else url[:79] + "…")
     if not url:
         raise FeedInputError("no feed address given")
     if any(ch.isspace() for ch in url):
@@ -214,6 +214,7 @@ class FeedManager:
             number, feed = existing
             feed_id = feed.id or 0
             await self._db(lambda s: feeds_db.enable_feed(session=s, feed_id=feed_id, now=now))
+            self.watcher.note_due(now)
             return AddResult(
                 status="enabled",
                 number=number,
@@ -227,19 +228,19 @@ class FeedManager:
             headers=result.headers,
             cap_seconds=MAX_DELAY_SECONDS,
         )
-        try:
-            feed = await self._db(
-                lambda s: feeds_db.create_feed(
-                    session=s,
-                    url=url,
-                    title=parsed.title or None,
-                    next_poll_at=now + timedelta(seconds=delay),
-                )
+        next_poll_at = now + timedelta(seconds=delay)
+        created = await self._db(
+            lambda s: feeds_db.create_feed(
+                session=s, url=url, title=parsed.title or None, next_poll_at=next_poll_at
             )
-        except IntegrityError:  # added by someone else meanwhile
-            return AddResult(status="present", number=0, url=url, title=title, entries=0)
-        await self.watcher.seed(feed, result, parsed)
-        feed_id = feed.id or 0
+        )
+        if created is None:  # added by someone else meanwhile
+            found = await self._db(lambda s: self._number_and_feed(s, url))
+            number = found[0] if found is not None else 0
+            return AddResult(status="present", number=number, url=url, title=title, entries=0)
+        await self.watcher.seed(created, result, parsed)
+        self.watcher.note_due(next_poll_at)
+        feed_id = created.id or 0
         number = await self._db(lambda s: feeds_db.feed_number(session=s, feed_id=feed_id))
         return AddResult(
             status="added", number=number, url=url, title=title, entries=len(parsed.entries)

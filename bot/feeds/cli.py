@@ -20,6 +20,7 @@ from bot.feeds.admin import (
     ago,
     until,
 )
+from bot.feeds.identity import hide_credentials
 from bot.feeds.opml import MAX_OPML_BYTES, OpmlError
 from bot.watcher import FeedWatcher
 
@@ -32,7 +33,7 @@ def status_lines(statuses: list[FeedStatus], *, now: datetime) -> list[str]:
     lines = []
     for s in statuses:
         lines.append(f"{s.number}. {s.name} [{s.health}]")
-        lines.append(f"   {s.url}")
+        lines.append(f"   {hide_credentials(s.url)}")
         lines.append(
             f"   last success {ago(s.last_success_at, now=now)}; "
             f"next poll {until(s.next_poll_at, now=now) if s.enabled else 'never (disabled)'}; "
@@ -49,8 +50,10 @@ def import_lines(report: ImportReport) -> list[str]:
         f"{len(report.added)} added, {len(report.present)} already present, "
         f"{len(report.refused)} refused"
     ]
-    lines += [f"added: {a.url} ({a.title}, {a.entries} entries)" for a in report.added]
-    lines += [f"refused: {url}: {reason}" for url, reason in report.refused]
+    lines += [
+        f"added: {hide_credentials(a.url)} ({a.title}, {a.entries} entries)" for a in report.added
+    ]
+    lines += [hide_credentials(f"refused: {url}: {reason}") for url, reason in report.refused]
     return lines
 
 

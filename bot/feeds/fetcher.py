@@ -10,6 +10,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -88,24 +89,39 @@ class FetchError(Exception):
         self.retry_after = retry_after
 
 
+def host_of(url: str) -> str:
+    """Return the URL's host for logs and limits (never the query, which may hold secrets)."""
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
 def build_client(
     *,
     allow_private_networks: bool,
     limits: FetchLimits,
     address_policy: AddressPolicy | None = None,
     resolver: Resolver | None = None,
+    connections: int | None = None,
 ) -> httpx.AsyncClient:
     """Build the shared HTTP client; guard against private networks unless allowed.
 
     `address_policy` and `resolver` replace the strict public-address policy and
     the system resolver (tests use them); they have no effect when private
-    networks are allowed.
+    networks are allowed. `connections` bounds the connection pool (default 32).
     """
+    pool = DEFAULT_POOL_LIMITS
+    if connections is not None:
+        pool = httpx.Limits(
+            max_connections=connections, max_keepalive_connections=max(1, connections // 2)
+        )
     transport: httpx.AsyncBaseTransport
     if allow_private_networks:
-        transport = httpx.AsyncHTTPTransport(limits=DEFAULT_POOL_LIMITS)
+        transport = httpx.AsyncHTTPTransport(limits=pool)
     else:
         transport = GuardedTransport(
+            limits=pool,
             is_allowed=address_policy or is_public_address,
             resolver=resolver or resolve_host,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 MAX_KEY_LENGTH = 512
@@ -10,6 +11,13 @@ MAX_KEY_LENGTH = 512
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Click and campaign trackers that feeds append to the same story link.
 _TRACKING_PARAMS = frozenset({"fbclid", "gclid"})
+# "scheme://user:password@" anywhere in a text (userinfo never holds "/", "@" or spaces).
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
+
+
+def hide_credentials(text: str) -> str:
+    """Replace the user and password of every URL in text with "***"."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 def canonical_link(url: str) -> str:

@@ -104,8 +104,8 @@ def parse_feed(
     """
     if not body.strip():
         raise FeedParseError("empty body")
+    _reject_obvious_non_feeds(body)
     data = _drop_internal_subset(body)
-    _reject_obvious_non_feeds(data)
     xml_error = _xml_error(data)
     if xml_error is not None and len(data) > LOOSE_PARSE_MAX_BYTES:
         raise FeedParseError(f"not well-formed XML ({xml_error}) and too large to repair")
@@ -168,11 +168,7 @@ def _feedparser_headers(headers: Mapping[str, str] | None, *, url: str) -> dict[
 
 
 def _drop_internal_subset(data: bytes) -> bytes:
-    """Remove a DOCTYPE's internal subset, where entity bombs and XXE live.
-
-    Feeds have no use for entity declarations; references to them then show up
-    as undefined entities, which feedparser tolerates.
-    """
+    """Remove a DOCTYPE's internal subset (feeds with entities in it were refused before)."""
     match = _INTERNAL_SUBSET.search(data)
     if match is None or _ROOT_ELEMENT.search(data, 0, match.start()) is not None:
         return data
@@ -186,14 +182,18 @@ def _root_element(data: bytes) -> str | None:
 
 
 def _reject_obvious_non_feeds(data: bytes) -> None:
-    """Fail fast on HTML pages, JSON and documents that still declare entities."""
+    """Fail fast on HTML pages, JSON and documents that declare entities.
+
+    Feeds have no use for entity declarations, and they are where entity bombs ("billion
+    laughs") and external entities live: refused, as in OPML files.
+    """
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:1] in (b"{", b"["):
         raise FeedParseError("not a feed (looks like JSON)")
     root = _root_element(data)
     prolog = data if root is None else data[: data.find(b"<" + root.encode())]
     if b"<!ENTITY" in prolog.upper():
-        raise FeedParseError("not a feed (declares XML entities)")
+        raise FeedParseError("the feed declares XML entities, which feeds never need (refused)")
     if (root or "").lower() == "html" or _HTML_DOCTYPE.search(prolog):
         raise FeedParseError("not a feed (looks like an HTML page)")
 

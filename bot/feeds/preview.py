@@ -10,11 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from bot.articles import ArticlePages, StorySummarizer
 from bot.config import Settings
 from bot.delivery.render import Alert, render_alert
 from bot.feeds.fetcher import FetchError, build_client, fetch
 from bot.feeds.parser import FeedParseError, ParsedEntry, parse_feed
-from bot.watcher import StorySummarizer, fetch_limits
+from bot.watcher import PER_HOST_FETCHES, HostSlots, fetch_limits
 
 PREVIEW_ENTRIES = 5
 
@@ -85,12 +86,14 @@ class Previewer:
         self.client = build_client(
             allow_private_networks=settings.allow_private_networks, limits=self.limits
         )
-        self.summarizer = StorySummarizer(
-            settings=settings,
+        pages = ArticlePages(
             client=self.client,
             limits=self.limits,
-            fetch_slots=asyncio.Semaphore(settings.fetch_concurrency),
+            hosts=HostSlots(PER_HOST_FETCHES),
+            pool_size=settings.fetch_concurrency,
+            deadline_seconds=settings.article_deadline_seconds,
         )
+        self.summarizer = StorySummarizer(settings=settings, pages=pages)
 
     async def aclose(self) -> None:
         """Close the HTTP clients."""

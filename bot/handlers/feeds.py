@@ -21,6 +21,7 @@ from bot.feeds.admin import (
     ago,
     until,
 )
+from bot.feeds.identity import hide_credentials
 from bot.feeds.opml import MAX_OPML_BYTES, OpmlError
 from bot.handlers.commands import command_text, reply
 from bot.state import AppState, Context, door, state
@@ -63,7 +64,7 @@ def feed_block(status: FeedStatus, *, now: datetime) -> str:
     mark = _HEALTH_MARK.get(status.health, "")
     lines = [
         f"<b>{status.number}.</b> {mark} {esc(_short(status.name, 100))}",
-        esc(_short(status.url, URL_SHOWN)),
+        esc(_short(hide_credentials(status.url), URL_SHOWN)),
     ]
     next_poll = until(status.next_poll_at, now=now) if status.enabled else "disabled"
     lines.append(
@@ -115,7 +116,8 @@ def import_report_text(report: ImportReport, *, file_name: str) -> str:
     for url, reason in report.refused:
         if shown >= REPORT_LINES:
             break
-        lines.append(f"✖️ {esc(_short(url, URL_SHOWN))}: {esc(_short(reason, 200))}")
+        listed = _short(hide_credentials(url), URL_SHOWN)
+        lines.append(f"✖️ {esc(listed)}: {esc(_short(hide_credentials(reason), 200))}")
         shown += 1
     hidden = len(report.added) + len(report.refused) - shown
     if hidden > 0:

@@ -128,7 +128,8 @@ class TopicIndex:
         self._checks: dict[str, list[_Check]] = {}
         # How many indexed alternatives require each token.
         self._counts: dict[str, int] = {}
-        # Each topic's required tokens, as counted above; its keys are among them.
+        # Each topic's required tokens, as counted above, then "" and the keys it is filed
+        # under (removing it visits only those lists); one flat tuple keeps memory low.
         self._topics: dict[int, tuple[str, ...]] = {}
 
     def __len__(self) -> int:
@@ -138,7 +139,10 @@ class TopicIndex:
         return topic_id in self._topics
 
     def add(self, topic_id: int, query: Query) -> None:
-        """Index query under topic_id, replacing what the id held before."""
+        """Index query under topic_id, replacing what the id held before.
+
+        Costs about the query's size, however many topics are indexed.
+        """
         if topic_id in self._topics:
             self.remove(topic_id)
         counts = self._counts
@@ -149,8 +153,10 @@ class TopicIndex:
         excluded_words = tuple(term[0] for term in exclusions if len(term) == 1)
         excluded_pairs = tuple((term[0], term[1]) for term in exclusions if len(term) == 2)
         excluded_long = tuple(term for term in exclusions if len(term) > 2)
+        keys: list[str] = []
         for alt, tokens in zip(query.alternatives, required, strict=True):
             key = min(tokens, key=lambda t: (counts[t], -len(t), t))
+            keys.append(key)
             if len(alt) == 1 and len(alt[0]) == 1 and not exclusions:
                 self._direct.setdefault(key, []).append(topic_id)
                 continue
@@ -164,15 +170,16 @@ class TopicIndex:
                 excluded_long,
             )
             self._checks.setdefault(key, []).append(check)
-        self._topics[topic_id] = tuple(chain.from_iterable(required))
+        self._topics[topic_id] = (*chain.from_iterable(required), "", *dict.fromkeys(keys))
 
     def remove(self, topic_id: int) -> None:
         """Forget topic_id; do nothing if it is not indexed."""
-        required = self._topics.pop(topic_id, None)
-        if required is None:
+        filed = self._topics.pop(topic_id, None)
+        if filed is None:
             return
-        # Its alternatives are filed under some of its required tokens.
-        for key in set(required):
+        split = filed.index("")  # tokens are never empty
+        required, keys = filed[:split], filed[split + 1 :]
+        for key in keys:
             ids = self._direct.get(key)
             if ids is not None and topic_id in ids:
                 ids = [i for i in ids if i != topic_id]

@@ -20,6 +20,7 @@ Term: TypeAlias = tuple[str, ...]
 
 # Typed quotes as well as straight ones: phone keyboards turn " into “ ” or „ “.
 _QUOTES = '"“”„‟«»'
+# "or" in any case separates alternatives: people write "kosovo or serbia" and mean it.
 _OR = "OR"
 # Words are ANDed anyway; an explicit AND is accepted rather than required as a word.
 _AND = "AND"
@@ -234,7 +235,8 @@ def _join(tokens: Term) -> str:
 
 def _render(term: Term) -> str:
     text = _join(term)
-    return text if len(term) == 1 else f'"{text}"'
+    # The word "or" alone would read as the operator: quoted, it stays a word.
+    return text if len(term) == 1 and text.upper() != _OR else f'"{text}"'
 
 
 def _render_query(alternatives: list[list[Term]], exclusions: list[Term]) -> str:
@@ -265,6 +267,7 @@ _ONLY_EXCLUSIONS = "The topic only excludes words: add a word to look for, e.g. 
 _OR_FIRST = "Nothing comes before OR: put an alternative on each side, e.g. kosovo OR serbia."
 _OR_LAST = "Nothing follows OR: put an alternative on each side, e.g. kosovo OR serbia."
 _OR_TWICE = "OR appears twice in a row: put an alternative between them, e.g. a OR b OR c."
+_OR_WORD = ' To look for the word "or" itself, quote it: "or".'
 _NEVER = "The topic excludes everything it looks for: drop an exclusion or add an alternative."
 
 
@@ -294,7 +297,7 @@ def _lex(text: str) -> list[_Item]:
             items.append((tuple(words), bool(match.group(1))))
             continue
         chunk = match.group()
-        if chunk == _OR:
+        if chunk.upper() == _OR:
             items.append(None)
             continue
         if chunk == _AND:
@@ -395,7 +398,12 @@ def parse_query(raw: str) -> Query:
     items = _lex(text)
     if not items:
         raise QueryError(_NO_TERMS if _AND in text.split() else _NO_WORDS)
-    _check_or(items)
+    try:
+        _check_or(items)
+    except QueryError as err:
+        if any(word.upper() == _OR and word != _OR for word in text.split()):
+            raise QueryError(str(err) + _OR_WORD) from None
+        raise
     terms = [item for item in items if item is not None]
     if all(excluded for _, excluded in terms):
         raise QueryError(_ONLY_EXCLUSIONS)
