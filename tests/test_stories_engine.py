@@ -188,19 +188,19 @@ def test_stories_close_after_the_window() -> None:
     # ...and once all of it is older than the window, the same words start a new story.
     assert clusterer.assign(report(4, title, minutes=170 + 121)) == 4
     assert list(clusterer.stories) == [4]
-    assert clusterer.reports == 1
+    assert clusterer.members == 1
 
 
 def test_memory_is_bounded_by_the_window() -> None:
     clusterer = Clusterer(window=timedelta(hours=1))
     for i in range(3000):
         clusterer.assign(report(i, f"Event {i} in town {i % 97} report {i % 13}", minutes=i))
-    assert clusterer.reports <= 61
+    assert clusterer.members <= 61
     assert len(clusterer.stories) <= 61
     assert clusterer.indexed_words <= 61 * 4
     clusterer.assign(report(9999, "Quiet day", minutes=10_000))
     assert list(clusterer.stories) == [9999]
-    assert clusterer.reports == 1
+    assert clusterer.members == 1
 
 
 def test_a_story_keeps_a_bounded_number_of_members() -> None:

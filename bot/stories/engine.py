@@ -4,14 +4,21 @@ A report joins the open story it is most like, or starts a new story. Likeness i
 mean of two cosines over IDF-weighted tokens: with the story's most alike recent report
 (outlets echo each other's wording) and with the story as a whole (the words its reports
 keep repeating). The closest report must share at least two informative words with the
-new one, one of them in both titles, so a shared name alone (a country, a company) never
-joins two events. The score is divided by 1 + quiet / quiet_hours, quiet being the time
-since the story's latest report, and by 1 + age / age_hours: a story gone silent, or
-running for long, takes only reports that are clearly about it.
+new one, one of them in both titles, and the capitalized words of a name (or a run of
+characters of an unspaced script) count as one, so a shared name alone (a country, a
+company) never joins two events.
 
-Document frequencies come from the reports of the last window, so the engine learns
-which words are common in the news it sees. Whatever is older than the window is
-dropped, which bounds memory.
+The score is divided by 1 + quiet / quiet_hours, quiet being the time since the story's
+latest report, and by 1 + age / age_hours: a story gone silent, or running for long,
+takes only reports that are clearly about it. It is divided again by a factor that grows
+with the number of members compared, as a large story offers more chances of a close
+report by accident.
+
+A word's weight (IDF) falls with the number of open stories it appears in: a word that
+fifty reports of one event repeat still singles that event out, while a word found
+across many events does not, and the engine learns which words are common from the
+news it sees. Stories whose latest report is older than the window are dropped, which
+bounds memory.
 """
 
 from __future__ import annotations
@@ -39,20 +46,22 @@ class Params:
     """The constants of grouping; the README's Stories section gives their reasons."""
 
     # Score a report needs to join a story: the one constant tuned on data.
-    threshold: float = 0.22
+    threshold: float = 0.16
     # Informative words a report must share with a story's closest report, and what
-    # informative means: in at most one report in e**min_idf (about 1 in 7).
+    # informative means: in at most one open story in e**min_idf (about 1 in 7).
     min_shared: int = 2
     min_idf: float = 2.0
     # Weight of a word only the summary has, against a title word's 1.
     summary_weight: float = 0.5
     # Summary words read besides the title.
     summary_words: int = 20
-    # Pseudo-reports added to the count, so that before the window fills a burst of one
-    # event does not make its own words look common.
-    prior_reports: float = 200.0
-    # Recent reports a story keeps to compare with and to describe it.
+    # Pseudo-stories added to the count of open stories, so that before the window fills
+    # the first stories' words do not all look common.
+    prior_stories: float = 200.0
+    # Recent reports a story keeps to compare with and to describe it, and how a story's
+    # score shrinks with them: divided by 1 + ln(members) / members_scale (1.43 at 32).
     members: int = 32
+    members_scale: float = 8.0
     # Quiet hours (since the latest report) and age (since the first) that halve a score.
     quiet_hours: float = 3.0
     age_hours: float = 12.0
@@ -62,7 +71,11 @@ class Params:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """One report to place: a feed entry's id, headline, time, source and summary."""
+    """One report to place: a feed entry's id, headline, time, source and summary.
+
+    The source is carried for the caller (the alert names it); grouping reads the title,
+    the summary and the time.
+    """
 
     id: ReportId
     title: str
@@ -120,12 +133,13 @@ class Clusterer:
         self.window = window.total_seconds()
         self.params = params or Params()
         self.stories: OrderedDict[ReportId, Story] = OrderedDict()
+        # Word -> the open stories whose kept members have it; its size is the word's
+        # story frequency.
         self._postings: dict[str, set[ReportId]] = {}
-        self._df: dict[str, int] = {}
-        self._seen: deque[tuple[float, frozenset[str]]] = deque()
+        self._members = 0
         self._clock = -math.inf
         self._log_total = 0.0
-        self._rare_df = 0.0
+        self._rare_sf = 0.0
 
     def assign(self, report: Report) -> ReportId:
         """Return the id of report's story: an open story's, or report's own for a new one."""
@@ -143,9 +157,9 @@ class Clusterer:
         self._add(story, probe.member)
 
     @property
-    def reports(self) -> int:
-        """Reports inside the window, which the word statistics come from."""
-        return len(self._seen)
+    def members(self) -> int:
+        """Reports the open stories keep."""
+        return self._members
 
     @property
     def indexed_words(self) -> int:
@@ -159,12 +173,13 @@ class Clusterer:
         self._advance(at)
         found = tokens(report.title, report.summary, summary_words=p.summary_words)
         words = found.title | found.summary
-        df, log_total, log = self._df, self._log_total, math.log
-        idf = {w: log_total - log(df.get(w, 0) + 1) for w in words}
+        postings, log_total, log = self._postings, self._log_total, math.log
+        sf = {w: len(postings.get(w, ())) for w in words}
+        idf = {w: log_total - log(n + 1) for w, n in sf.items()}
         low = p.summary_weight
         weights = {w: v if w in found.title else v * low for w, v in idf.items()}
         norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
-        rare = frozenset(w for w in words if df.get(w, 0) <= self._rare_df)
+        rare = frozenset(w for w, n in sf.items() if n <= self._rare_sf)
         member = Member(at=at, words=words, title=found.title, pairs=found.pairs)
         return _Probe(member=member, idf=idf, weights=weights, norm=norm, rare=rare)
 
@@ -173,25 +188,18 @@ class Clusterer:
         if at > self._clock:
             self._clock = at
         horizon = self._clock - self.window
-        seen, df = self._seen, self._df
-        while seen and seen[0][0] < horizon:
-            for word in seen.popleft()[1]:
-                left = df[word] - 1
-                if left:
-                    df[word] = left
-                else:
-                    del df[word]
         stories = self.stories
         while stories:
             story = next(iter(stories.values()))
             if story.last >= horizon:
                 break
             del stories[story.id]
+            self._members -= len(story.members)
             for word in story.counts:
                 self._unpost(word, story.id)
-        total = len(seen) + self.params.prior_reports
+        total = len(stories) + self.params.prior_stories
         self._log_total = math.log(total)
-        self._rare_df = total * math.exp(-self.params.min_idf) - 1.0
+        self._rare_sf = total * math.exp(-self.params.min_idf) - 1.0
 
     def _candidates(self, probe: _Probe) -> list[Story]:
         """Return the stories sharing the most informative weight with a report."""
@@ -233,6 +241,8 @@ class Clusterer:
             age = max(0.0, at - story.first) / 3600.0
             score = (closest + self._centroid(probe, story)) / 2.0
             score /= (1.0 + quiet / p.quiet_hours) * (1.0 + age / p.age_hours)
+            # The best of many members is high by chance more often than the best of few.
+            score /= 1.0 + math.log(max(1, len(story.members))) / p.members_scale
             if score >= best_score:
                 best, best_score = story, score
         return best
@@ -265,12 +275,12 @@ class Clusterer:
 
     def _norm(self, member: Member) -> float:
         """Return the length of a member's weight vector under today's word statistics."""
-        df, log_total, log = self._df, self._log_total, math.log
+        postings, log_total, log = self._postings, self._log_total, math.log
         low_squared = self.params.summary_weight**2
         title = member.title
         total = 0.0
         for word in member.words:
-            value = log_total - log(df.get(word, 0) + 1)
+            value = log_total - log(len(postings.get(word, ())) + 1)
             total += value * value if word in title else value * value * low_squared
         return math.sqrt(total) or 1.0
 
@@ -290,15 +300,12 @@ class Clusterer:
         return story
 
     def _add(self, story: Story, member: Member) -> None:
-        """Count a report in the window and make it a member of story."""
-        self._seen.append((member.at, member.words))
-        df = self._df
-        for word in member.words:
-            df[word] = df.get(word, 0) + 1
+        """Make a report a member of story, keeping only its most recent members."""
         story.size += 1
         story.last = max(story.last, member.at)
         story.first = min(story.first, member.at)
         story.members.append(member)
+        self._members += 1
         counts = story.counts
         for word in member.words:
             count = counts.get(word, 0)
@@ -308,6 +315,7 @@ class Clusterer:
         horizon = self._clock - self.window
         members = story.members
         while members and (len(members) > self.params.members or members[0].at < horizon):
+            self._members -= 1
             for word in members.popleft().words:
                 count = counts[word] - 1
                 if count:
@@ -315,9 +323,9 @@ class Clusterer:
                 else:
                     del counts[word]
                     self._unpost(word, story.id)
-        log_total, log = self._log_total, math.log
+        postings, log_total, log = self._postings, self._log_total, math.log
         story.norm = math.sqrt(
-            sum(((log_total - log(df.get(w, 0) + 1)) * c) ** 2 for w, c in counts.items())
+            sum(((log_total - log(len(postings[w]) + 1)) * c) ** 2 for w, c in counts.items())
         )
         self.stories.move_to_end(story.id)
 

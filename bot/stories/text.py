@@ -14,22 +14,11 @@ import unicodedata
 from dataclasses import dataclass
 from itertools import chain, pairwise
 
-# Diacritics that spelling may omit ("Zurich" for "Zürich"): Latin, Greek and Cyrillic
-# combining accents, Hebrew points, Arabic harakat, kana voicing marks. Other combining
-# marks (Indic vowel signs and the like) spell the word and stay in it.
-_OPTIONAL_MARKS = (
-    (0x0300, 0x036F),
-    (0x0483, 0x0489),
-    (0x0591, 0x05C7),
-    (0x0610, 0x061A),
-    (0x064B, 0x065F),
-    (0x0670, 0x0670),
-    (0x1AB0, 0x1AFF),
-    (0x1DC0, 0x1DFF),
-    (0x20D0, 0x20FF),
-    (0x3099, 0x309A),
-    (0xFE00, 0xFE2F),
-)
+# Marks that stack on a letter (accents, Hebrew points, Arabic harakat, kana voicing and
+# tone marks: a non-zero combining class) are left out, as spelling often omits them
+# ("Zurich" for "Zürich"). Marks of class 0 (Indic vowel signs and the like) spell the
+# word, and so do the nukta (7) and the virama (9): they stay.
+_SPELLING_CLASSES = (0, 7, 9)
 # Where combining marks live outside the big ideograph and syllable blocks, which hold none.
 _MARK_BLOCKS = ((0x0300, 0x33FF), (0xA000, 0xABFF), (0xFB00, 0x1FFFF))
 # Scripts written without spaces between words.
@@ -44,12 +33,13 @@ def _marks() -> tuple[dict[int, int | None], str]:
     dropped: dict[int, int | None] = {}
     kept: list[str] = []
     for cp in chain.from_iterable(range(lo, hi + 1) for lo, hi in _MARK_BLOCKS):
-        if unicodedata.category(chr(cp))[0] != "M":
+        char = chr(cp)
+        if unicodedata.category(char)[0] != "M":
             continue
-        if any(lo <= cp <= hi for lo, hi in _OPTIONAL_MARKS):
-            dropped[cp] = None
+        if unicodedata.combining(char) in _SPELLING_CLASSES:
+            kept.append(re.escape(char))
         else:
-            kept.append(re.escape(chr(cp)))
+            dropped[cp] = None
     return dropped, "".join(kept)
 
 
