@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import pickle
 import random
 import re
 import sys
@@ -327,9 +328,10 @@ def report_synthetic(stories_per_day: int, seed: int, params: Params) -> None:
     )
     print(
         "| day | headlines | headlines/s (CPU) | open stories (min–max) | joined another "
-        "event's story | joined their event's story | reports kept | words indexed | RSS |"
+        "event's story | joined their event's story | reports kept | words indexed "
+        "| state, pickled | RSS |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     event_of: dict[object, int] = {}
     seen_events: set[int] = set()
     index = 0
@@ -364,7 +366,8 @@ def report_synthetic(stories_per_day: int, seed: int, params: Params) -> None:
         print(
             f"| {number} | {len(batch):,} | {len(batch) / wall:,.0f} ({len(batch) / cpu:,.0f}) "
             f"| {low:,}–{high:,} | {wrong / len(batch):.2%} | {right / max(1, later):.1%} "
-            f"| {clusterer.members:,} | {clusterer.indexed_words:,} | {rss_mib():.0f} MiB |"
+            f"| {clusterer.members:,} | {clusterer.indexed_words:,} "
+            f"| {len(pickle.dumps(clusterer)) / 2**20:.1f} MiB | {rss_mib():.0f} MiB |"
         )
 
 
