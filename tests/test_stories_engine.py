@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pickle
 import random
+import subprocess
+import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -328,3 +330,16 @@ def test_report_ids_must_be_unique_among_open_stories() -> None:
 def test_window_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         Clusterer(window=timedelta(0))
+
+
+def test_the_engine_imports_no_storage_network_or_telegram_code() -> None:
+    code = (
+        "import sys, bot.stories, bot.stories.cli\n"
+        "heavy = ('telegram', 'httpx', 'sqlalchemy', 'sqlmodel', 'feedparser')\n"
+        "inner = ('bot.db', 'bot.delivery', 'bot.handlers', 'bot.config')\n"
+        "print([m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(inner)])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
