@@ -1,4 +1,4 @@
-"""Command line: `newsbot run`, `shell`, `migrate`, `summarize`, `feeds` and `preview`."""
+"""Command line: `newsbot run`, `shell`, `migrate`, `summarize`, `cluster`, `feeds`, `preview`."""
 
 from __future__ import annotations
 
@@ -44,6 +44,20 @@ def _parser() -> argparse.ArgumentParser:
         'and write {"id", "summary"} lines',
     )
     summ.add_argument("--max-chars", type=int, default=None, help="summary budget (characters)")
+    cluster = sub.add_parser(
+        "cluster",
+        help="group reports of the same event into stories, as the feed watcher does",
+        description='Read {"id", "title", "summary"?, "source", "published"} JSON lines in '
+        'time order (published: ISO 8601, UTC if no offset) and write one {"id", "story"} '
+        'line for each, "story" being the id of the story\'s first report. A bad line gets '
+        '{"id", "error"} and the run goes on (exit status 1).',
+    )
+    cluster.add_argument(
+        "--jsonl", action="store_true", required=True, help="read and write JSON lines"
+    )
+    cluster.add_argument(
+        "file", nargs="?", metavar="FILE", help="JSON lines to read (none or -: standard input)"
+    )
     feeds = sub.add_parser("feeds", help="list, add, remove, import or export the watched feeds")
     actions = feeds.add_subparsers(dest="feeds_action", metavar="ACTION", required=True)
     actions.add_parser("list", help="each feed with its health")
@@ -229,6 +243,13 @@ def cmd_summarize(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """Group JSON lines of reports into stories."""
+    from bot.stories.cli import run_cluster
+
+    return run_cluster(source=args.file, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr)
+
+
 def cmd_feeds(settings: Settings, args: argparse.Namespace) -> int:
     """Manage the feed list."""
     import asyncio
@@ -280,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_shell(settings)
         if args.command == "summarize":
             return cmd_summarize(settings, args)
+        if args.command == "cluster":
+            return cmd_cluster(args)
         if args.command == "feeds":
             return cmd_feeds(settings, args)
         if args.command == "preview":
