@@ -45,7 +45,13 @@ from bot.feeds.fetcher import (
     next_poll_delay,
 )
 from bot.feeds.parser import FeedParseError, ParsedEntry, ParsedFeed, parse_feed
-from bot.summaries import LlmSummarizer, extract_main_text, has_full_story, summarize_text
+from bot.summaries import (
+    LlmSummarizer,
+    extract_main_text,
+    has_full_story,
+    prefer_description,
+    summarize_text,
+)
 from bot.summaries.extractive import cut_at_clause
 
 log = logging.getLogger(__name__)
@@ -309,12 +315,16 @@ class StorySummarizer:
     async def summarize(self, entry: ParsedEntry) -> str:
         """Summarize the feed's own story, else the article page, else the blurb."""
         text = await self._story_text(entry)
-        if text:
-            summary = await self._condense(text, entry.title)
-            if summary:
-                return summary
+        summary = await self._condense(text, entry.title) if text else ""
+        if summary and self.llm is not None:
+            return summary
+        # A clean, complete blurb beats an extraction that opens elsewhere or came out empty.
         return await self._compute(
-            summarize_text, entry.summary, title=entry.title, max_chars=self.max_chars
+            prefer_description,
+            summary,
+            description=entry.summary,
+            title=entry.title,
+            max_chars=self.max_chars,
         )
 
     async def _story_text(self, entry: ParsedEntry) -> str | None:
