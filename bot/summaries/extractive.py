@@ -129,6 +129,14 @@ class _Pool:
     whole_story: bool = True
 
 
+def _cut_lede(sentence: str, max_chars: int) -> str:
+    """Cut a first sentence that is too long at a clause, or return "" if no whole cut exists."""
+    if not starts_like_sentence(sentence):
+        return ""
+    cut = cut_at_clause(sentence, max_chars)
+    return "" if sentence_problem(cut) else cut
+
+
 def _read_pool(text: str, *, lang: str, max_chars: int) -> _Pool:
     """Collect the story's first whole sentences, about _POOL_BUDGETS budgets of them.
 
@@ -149,9 +157,10 @@ def _read_pool(text: str, *, lang: str, max_chars: int) -> _Pool:
             # The unfinished rest of a window: a first sentence that long is cut at a clause.
             if first and len(sentence) > max_chars:
                 sentence = strip_dateline(sentence)
-                if starts_like_sentence(sentence) and not is_clutter(sentence):
-                    pool.cut_lede = cut_at_clause(sentence, max_chars)
-                    return pool
+                if not is_clutter(sentence):
+                    pool.cut_lede = _cut_lede(sentence, max_chars)
+                    if pool.cut_lede:
+                        return pool
             continue
         sentence = remove_inline_credits(sentence)
         if first:
@@ -160,8 +169,10 @@ def _read_pool(text: str, *, lang: str, max_chars: int) -> _Pool:
             follows = None
             continue
         if first and len(sentence) > max_chars:
-            pool.cut_lede = cut_at_clause(sentence, max_chars)
-            return pool
+            pool.cut_lede = _cut_lede(sentence, max_chars)
+            if pool.cut_lede:
+                return pool
+            continue
         pool.candidates.append(Candidate(sentence, follows))
         follows = len(pool.candidates) - 1
         read += len(sentence) + 1
@@ -212,7 +223,7 @@ def summarize_text(
                 return ""
         lede = candidates[0].text
         if len(lede) > max_chars:
-            summary = cut_at_clause(lede, max_chars)
+            summary = _cut_lede(lede, max_chars)
         elif pool.whole_story:
             summary = join_sentences(_in_order(candidates, max_chars))
         else:
