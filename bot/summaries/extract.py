@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import html as html_lib
-import logging
 import re
 from dataclasses import dataclass
 
 from bot.summaries.page import read_page
 from bot.summaries.story import story_paragraphs
-
-logger = logging.getLogger(__name__)
 
 _HTML_RE = re.compile(
     r"<\s*(?:!doctype\s+html|html|head|body|article|main|section|div|p|span|h[1-6]|br|meta"

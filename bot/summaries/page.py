@@ -1,8 +1,8 @@
 """Read an article page: its main text as typed blocks, and what the page says about itself.
 
 trafilatura finds the main text; asked for its XML with formatting, it also says what each
-block is (paragraph, heading, list item, quote, table) and whether a block is all bold or
-italic (notes, disclaimers, captions). The page's own metadata — its title, its
+block is (paragraph, heading, list item, quote, code; tables are left out) and whether a
+block is all bold or italic (notes, disclaimers, captions). The page's own metadata — its title, its
 og:description and a JSON-LD articleBody — is read from the same tree.
 """
 
@@ -39,8 +39,8 @@ _DANGLING = word_set(
     "was were be been has have had will would can could its their his her our your my this "
     "der die das und oder von zu im mit el la los las y de del en que le les des et du au"
 )
-# trafilatura's XML element for each kind of block.
-_KINDS = {"p": "p", "head": "head", "quote": "quote", "code": "code", "item": "item"}
+# trafilatura's XML elements for the kinds of block kept (list items are read from lists).
+_KINDS = frozenset(("p", "head", "quote", "code"))
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def _blocks(body: etree._Element) -> list[Block]:
             for item in element.iter("item"):
                 blocks.extend(_lines("item", item))
         elif element.tag in _KINDS:
-            blocks.extend(_lines(_KINDS[element.tag], element))
+            blocks.extend(_lines(element.tag, element))
     return blocks
 
 

@@ -1,15 +1,20 @@
 """Find where the story starts on a page, and keep its paragraphs apart from the furniture.
 
-The lede is the first prose paragraph of the article. Structure decides which that is:
+The lede is the first prose paragraph of the article (whole sentences, not furniture, not
+a heading, a list item or an all-italic note). Structure decides which that is:
 - blocks before the page's own headline (a sidebar, a teaser for another story) are not it;
-- the page's description and JSON-LD articleBody, when they open like one of the first
-  paragraphs, point at it; when the page's lede paragraph is its description with inline
-  furniture inside (a link's pop-up card), the description's clean text is used;
 - an extractor can lose a lede written as loose text in the article's container (not in a
-  `<p>`), or set apart in a summary box; such a paragraph is found again in the page's
-  visible text, just before the first extracted paragraph, in the same container or
-  matching the description.
-Every paragraph stays a paragraph of its own: nothing from two blocks is ever joined.
+  `<p>`); it is found again in the page's visible text, just before the first extracted
+  paragraph and in the same container;
+- a first paragraph that leans on one before it ("In addition to the deaths, …") lacks its
+  lede; when the page shows its own description as a paragraph above it (a summary box),
+  that paragraph is the lede;
+- a lede with inline furniture inside (a link's pop-up card) is replaced by the page's
+  description when the description is the same paragraph without it;
+- with no prose extracted, the JSON-LD articleBody, else the visible paragraphs after the
+  headline, else a complete description is the story.
+A description that merely matches some paragraph is no evidence: it is as often the
+standfirst. Every paragraph stays a paragraph of its own: nothing from two blocks is joined.
 """
 
 from __future__ import annotations
@@ -32,8 +37,7 @@ from bot.summaries.sentences import split_sentences
 # A lede has at least this many words (or characters, in scripts written without spaces).
 _MIN_LEDE_WORDS = 8
 _MIN_LEDE_CHARS_UNSPACED = 20
-# Only the first few prose blocks may be pointed at by the description.
-# Words a paragraph must share with the description's opening to be the paragraph it describes.
+# Words a paragraph must share with the description's opening to be the paragraph it shows.
 _ANCHOR_WORDS = 6
 # Characters of a block's head used to find it in the page's visible text.
 _FIND_CHARS = 60
@@ -183,7 +187,7 @@ def _lost_lede(page: Page, first: str) -> list[str] | None:
     Only loose text after the page's h1 and before the first extracted paragraph, in that
     paragraph's own container, is looked at; the story then goes on with that container's
     paragraphs. (A <p> the extractor left out was left out on purpose: a standfirst, a
-    caption; and a paragraph that merely matches the description is usually the standfirst.)
+    caption.)
     """
     paragraphs = page.paragraphs
     position = _find(paragraphs, first)
@@ -227,16 +231,20 @@ def _described_lede(page: Page, first: str, anchors: Sequence[str]) -> list[str]
 
 
 def _without_extraction(page: Page) -> list[str]:
-    """Return the story when the extractor found no prose: the page's articleBody, else its
-    visible paragraphs after the headline from the first prose one on, else its description.
+    """Return the story when the extractor found no prose paragraph.
+
+    That is the page's JSON-LD articleBody, else its visible paragraphs after the headline
+    from the first prose one on, else its description if complete.
     """
     if page.article_body:
         return [p for p in page.article_body.split("\n\n") if not is_stat_list(p)]
     paragraphs = list(page.paragraphs)
-    for index in range(len(paragraphs) - 1, -1, -1):
-        if paragraphs[index].heading:
-            paragraphs = paragraphs[index + 1 :]
-            break
+    headings = [i for i, p in enumerate(paragraphs) if p.heading]
+    headline = next(
+        (i for i in headings if repeats_headline(paragraphs[i].text, page.title)),
+        headings[0] if headings else -1,
+    )
+    paragraphs = paragraphs[headline + 1 :]
     for index, paragraph in enumerate(paragraphs):
         if is_prose(paragraph.text):
             return [p.text for p in paragraphs[index:] if not furniture_kind(p.text)]
@@ -249,12 +257,16 @@ def story_paragraphs(page: Page) -> list[str]:
     """Return the story's paragraphs from its lede on, without page furniture."""
     anchors = _anchors(page)
     blocks = _without_stat_runs(_after_headline(list(page.blocks), page.title))
-    prose = [
-        i for i, b in enumerate(blocks) if b.kind == "p" and not b.emphasized and is_prose(b.text)
-    ]
-    if not prose:
+    lede = next(
+        (
+            i
+            for i, b in enumerate(blocks)
+            if b.kind == "p" and not b.emphasized and is_prose(b.text)
+        ),
+        None,
+    )
+    if lede is None:
         return _without_extraction(page) or _story_blocks(blocks)
-    lede = prose[0]
     found = _lost_lede(page, blocks[lede].text) or _described_lede(page, blocks[lede].text, anchors)
     if found:
         return found + ([] if len(found) > 1 else _story_blocks(blocks[lede:]))
