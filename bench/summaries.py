@@ -226,40 +226,46 @@ def speed(timing: Timing | None, count: int) -> str:
     return f"{wall:8.0f} {cpu:11.0f}"
 
 
-def print_pairs(rows: Sequence[Row], *, count: int, title: str) -> None:
-    """Print ROUGE, fragments, empty summaries and speed for the pairs."""
-    print(f"{title}: {count} article/highlights pairs, ROUGE F1 x 100")
-    header = (
-        f"{'system':<22} {'R1':>6} {'R2':>6} {'RLsum':>6} {'chars':>6} {'frag':>5} {'empty':>5}"
-        f" {'docs/s':>8} {'CPU docs/s':>11}"
-    )
+def print_table(title: str, header: str, lines: Sequence[str]) -> None:
+    """Print a fixed-width table under its title."""
+    print(title)
     print(header)
     print("-" * len(header))
-    for r in rows:
-        print(
+    for line in lines:
+        print(line)
+    print()
+
+
+def print_pairs(rows: Sequence[Row], *, count: int, title: str) -> None:
+    """Print ROUGE, fragments, empty summaries and speed for the pairs."""
+    print_table(
+        f"{title}: {count} article/highlights pairs, ROUGE F1 x 100",
+        f"{'system':<22} {'R1':>6} {'R2':>6} {'RLsum':>6} {'chars':>6} {'frag':>5} {'empty':>5}"
+        f" {'docs/s':>8} {'CPU docs/s':>11}",
+        [
             f"{r.name:<22} {r.scores['rouge1']:6.1f} {r.scores['rouge2']:6.1f}"
             f" {r.scores['rougeLsum']:6.1f} {r.mean_chars:6.0f} {r.fragments:5d} {r.empty:5d}"
             f" {speed(r.timing, count)}"
-        )
-    print()
+            for r in rows
+        ],
+    )
 
 
 def print_pages(rows: Sequence[Row], *, count: int, title: str) -> None:
     """Print the share opening with the lede, fragments, empty summaries and speed."""
-    print(f"{title}: {count} article pages")
-    header = (
-        f"{'system':<30} {'opens with lede':>16} {'chars':>6} {'frag':>5} {'empty':>5}"
-        f" {'docs/s':>8} {'CPU docs/s':>11}"
-    )
-    print(header)
-    print("-" * len(header))
+    lines = []
     for r in rows:
         share = f"{r.scores['lede']:.0f}/{count} {100 * r.scores['lede'] / max(count, 1):5.1f}%"
-        print(
+        lines.append(
             f"{r.name:<30} {share:>16} {r.mean_chars:6.0f} {r.fragments:5d} {r.empty:5d}"
             f" {speed(r.timing, count)}"
         )
-    print()
+    print_table(
+        f"{title}: {count} article pages",
+        f"{'system':<30} {'opens with lede':>16} {'chars':>6} {'frag':>5} {'empty':>5}"
+        f" {'docs/s':>8} {'CPU docs/s':>11}",
+        lines,
+    )
 
 
 def bench_pairs(pairs: Sequence[Pair], *, max_chars: int, repeat: int) -> None:

@@ -13,7 +13,7 @@ from bot.summaries.clutter import (
 )
 from bot.summaries.extract import extract_page
 from bot.summaries.fragments import sentence_problem, starts_like_sentence
-from bot.summaries.lang import word_set
+from bot.summaries.lang import CJK_RE, word_set
 from bot.summaries.lede import skips_lede, tokens
 from bot.summaries.selection import Candidate, choose_sentences, word_weights
 from bot.summaries.sentences import (
@@ -35,7 +35,6 @@ _POOL_BUDGETS = 2.5
 # A clause cut keeps at least this share of the budget, or falls back to a word cut.
 _MIN_CLAUSE_SHARE = 0.4
 
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _WIDE_STOPS = frozenset("。！？」』”）")
 _CLAUSE_RE = re.compile(r"[,;:，、；：]\s?|\s(?:--|—|–|-)\s|\s\(|\s\[")
 _TRAILING_JUNK_RE = re.compile(r"[\s,;:—–\-(\[\"'“‘«]+$")
@@ -49,7 +48,7 @@ def _cut_words(text: str, limit: int) -> str:
     """Return text cut at the last word boundary within limit characters."""
     head = text[: limit + 1]
     space = head.rfind(" ")
-    if space > 0 and not _CJK_RE.search(head[space - 1 : space + 2]):
+    if space > 0 and not CJK_RE.search(head[space - 1 : space + 2]):
         head = head[:space]
         words = head.split()
         while len(words) > 1 and words[-1].lower() in _DANGLING_WORDS:
@@ -79,7 +78,7 @@ def join_sentences(sentences: list[str]) -> str:
     for sentence in sentences:
         if not sentence:
             continue
-        if text and not (text[-1] in _WIDE_STOPS and _CJK_RE.match(sentence)):
+        if text and not (text[-1] in _WIDE_STOPS and CJK_RE.match(sentence)):
             text += " "
         text += sentence
     return text

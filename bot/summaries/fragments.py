@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.summaries.lang import UNSPACED_RE
 from bot.summaries.sentences import split_sentences
 
 ELLIPSIS = "…"
@@ -30,8 +31,6 @@ _TERMINALS = ".!?。！？؟।"
 _SYMBOLS = frozenset(("So", "Sk", "Cf", "Mn"))
 # A capital inside the first word: "iPhone", "eBay", "iOS".
 _CAMEL_RE = re.compile(r"^[a-z]+[A-Z]")
-# Scripts written without spaces between words, where counting words makes no sense.
-_UNSPACED_RE = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _WORD_RE = re.compile(r"[^\W_]+")
 # A quote mark and a space: the closing quote of the sentence before, torn off with this one.
 _STRAY_QUOTE_RE = re.compile(r"^[\"”’»]\s")
@@ -86,7 +85,7 @@ def ends_after_clause(text: str) -> bool:
 
 def _too_short(sentence: str) -> bool:
     """Tell whether a sentence is a single word torn from its context ("Why?" is not)."""
-    if _UNSPACED_RE.search(sentence) or sentence.rstrip(_CLOSERS).endswith(("?", "!")):
+    if UNSPACED_RE.search(sentence) or sentence.rstrip(_CLOSERS).endswith(("?", "!")):
         return False
     return len(_WORD_RE.findall(sentence)) < 2
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from bot.summaries.lang import word_set
+from bot.summaries.lang import CJK_RE, word_set
 
 # Share of the sentence's words, in the headline's order, that makes it a word-for-word repeat.
 _REPEAT_SHARE = 0.8
 
 _TOKEN_RE = re.compile(r"[^\W_]+")
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _FIRST_WORD_RE = re.compile(r"^[\"'“‘«„(\[]*([^\W\d_]+)")
 
 # Words that open a sentence which leans on the one before it: pronouns, demonstratives and
@@ -64,18 +64,19 @@ _STOPWORDS = word_set(
 def tokens(text: str) -> list[str]:
     """Return lowercase word tokens, one per character for Chinese and Japanese."""
     found: list[str] = _TOKEN_RE.findall(text.lower())
-    if not _CJK_RE.search(text):
+    if not CJK_RE.search(text):
         return found
     result: list[str] = []
     for token in found:
-        if _CJK_RE.search(token):
+        if CJK_RE.search(token):
             result.extend(token)
         else:
             result.append(token)
     return result
 
 
-def _stem(token: str) -> str:
+@lru_cache(maxsize=65536)
+def stem(token: str) -> str:
     """Return a crude stem, so "investigating" and "investigates" compare equal."""
     for suffix in ("ing", "ed", "es", "s"):
         if token.endswith(suffix) and len(token) - len(suffix) >= 3:
@@ -86,8 +87,8 @@ def _stem(token: str) -> str:
 def _content(text: str) -> list[str]:
     """Return the stemmed meaningful tokens of text, in order."""
     words = tokens(text)
-    content = [_stem(w) for w in words if w not in _STOPWORDS]
-    return content or [_stem(w) for w in words]
+    content = [stem(w) for w in words if w not in _STOPWORDS]
+    return content or [stem(w) for w in words]
 
 
 def _common_subsequence(a: list[str], b: list[str]) -> int:

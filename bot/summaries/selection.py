@@ -15,10 +15,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-from bot.summaries.lang import word_set
-from bot.summaries.lede import leans_on_previous, tokens
+from bot.summaries.lang import CJK_RE, word_set
+from bot.summaries.lede import leans_on_previous, stem, tokens
 
 # Set on news articles with reference summaries (bench/summaries.py), where a range around
 # each value does about as well and the gain holds on both halves of the set.
@@ -38,7 +37,6 @@ LENGTH_POWER = 0.5
 # Only the head of a long text is read for word counts: enough for any news story.
 WEIGHT_SAMPLE_CHARS = 20000
 
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _QUOTE_RE = re.compile(r"\"[^\"]{3,}\"|“[^”]{3,}”|«[^»]{3,}»|„[^“”]{3,}[“”]")
 _STOPWORDS = word_set(
     "a an the and or but of to in on at for with by from as is are was were be been being "
@@ -54,21 +52,12 @@ _STOPWORDS = word_set(
 )
 
 
-@lru_cache(maxsize=65536)
-def _stem(token: str) -> str:
-    """Return a crude stem so that plural and past forms count as one word."""
-    for suffix in ("'s", "ing", "ed", "es", "s"):
-        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
-            return token[: -len(suffix)]
-    return token
-
-
 def content_words(text: str) -> list[str]:
     """Return the stemmed words of text that carry meaning."""
     return [
-        _stem(w)
+        stem(w)
         for w in tokens(text)
-        if w not in _STOPWORDS and (len(w) > 2 or w.isdigit() or _CJK_RE.match(w))
+        if w not in _STOPWORDS and (len(w) > 2 or w.isdigit() or CJK_RE.match(w))
     ]
 
 

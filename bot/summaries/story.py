@@ -30,6 +30,7 @@ from bot.summaries.fragments import (
     starts_like_sentence,
 )
 from bot.summaries.furniture import furniture_kind, is_stat_list
+from bot.summaries.lang import UNSPACED_RE
 from bot.summaries.lede import leans_on_previous, repeats_headline, tokens
 from bot.summaries.page import Block, Page
 from bot.summaries.sentences import split_sentences
@@ -48,13 +49,12 @@ _STAT_RUN = 3
 _STAT_LINE_WORDS = 6
 _DIGIT_RE = re.compile(r"\d")
 _TRUNCATED_RE = re.compile(r"(?:\.\.\.|…|\[…\]|\[\.\.\.\])\s*$")
-_UNSPACED_RE = re.compile(r"[\u0e00-\u0eff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _SPACES_RE = re.compile(r"\s+")
 
 
 def _long_enough(text: str) -> bool:
     """Tell whether text is long enough to be a lede."""
-    if _UNSPACED_RE.search(text) and " " not in text.strip():
+    if UNSPACED_RE.search(text) and " " not in text.strip():
         return len(text) >= _MIN_LEDE_CHARS_UNSPACED
     return len(text.split()) >= _MIN_LEDE_WORDS
 
