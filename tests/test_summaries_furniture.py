@@ -45,6 +45,7 @@ from bot.summaries.furniture import furniture_kind, is_stat_list
         ("Was $49.99 | Now $29.99 | Save 40% | Ends Sunday", "stats"),
         ("Tested by: Jo Hale RRP: 49.95 Euro More info: shop.example", "facts"),
         ("Sign up for our newsletter", "promo"),
+        ("The post Ferries resume appeared first on Island Courier.", "promo"),
     ],
 )
 def test_furniture_kinds(text: str, kind: str) -> None:
