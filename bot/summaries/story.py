@@ -11,8 +11,8 @@ a heading, a list item or an all-italic note). Structure decides which that is:
   that paragraph is the lede;
 - a lede with inline furniture inside (a link's pop-up card) is replaced by the page's
   description when the description is the same paragraph without it;
-- with no prose extracted, the JSON-LD articleBody, else the visible paragraphs after the
-  headline, else a complete description is the story.
+- with no prose extracted, the JSON-LD articleBody, else the visible prose paragraphs after
+  the headline, else a complete description is the story.
 A description that merely matches some paragraph is no evidence: it is as often the
 standfirst. Every paragraph stays a paragraph of its own: nothing from two blocks is joined.
 """
@@ -233,8 +233,8 @@ def _described_lede(page: Page, first: str, anchors: Sequence[str]) -> list[str]
 def _without_extraction(page: Page) -> list[str]:
     """Return the story when the extractor found no prose paragraph.
 
-    That is the page's JSON-LD articleBody, else its visible paragraphs after the headline
-    from the first prose one on, else its description if complete.
+    That is the page's JSON-LD articleBody, else its visible prose paragraphs after the
+    headline, else its description if complete.
     """
     if page.article_body:
         return [p for p in page.article_body.split("\n\n") if not is_stat_list(p)]
@@ -245,9 +245,11 @@ def _without_extraction(page: Page) -> list[str]:
         headings[0] if headings else -1,
     )
     paragraphs = paragraphs[headline + 1 :]
-    for index, paragraph in enumerate(paragraphs):
-        if is_prose(paragraph.text):
-            return [p.text for p in paragraphs[index:] if not furniture_kind(p.text)]
+    # Without the extractor's judgement, only paragraphs that read as prose count: table
+    # cells and link lists are visible text too.
+    story = [p.text for p in paragraphs if is_prose(p.text)]
+    if story:
+        return story
     if page.description and _complete(page.description):
         return [page.description]
     return []
