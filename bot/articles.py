@@ -19,7 +19,13 @@ import httpx
 from bot.config import Settings
 from bot.feeds.fetcher import HTML_ACCEPT, FetchError, FetchLimits, FetchResult, fetch, host_of
 from bot.feeds.parser import ParsedEntry
-from bot.summaries import LlmSummarizer, extract_main_text, has_full_story, summarize_text
+from bot.summaries import (
+    LlmSummarizer,
+    extract_main_text,
+    has_full_story,
+    prefer_description,
+    summarize_text,
+)
 
 if TYPE_CHECKING:
     from bot.watcher import CpuPool, HostSlots
@@ -129,12 +135,16 @@ class StorySummarizer:
     async def summarize(self, entry: ParsedEntry, *, feed_id: int | None = None) -> str:
         """Summarize the feed's own story, else the article page, else the blurb."""
         text = await self._story_text(entry, feed_id)
-        if text:
-            summary = await self._condense(text, entry.title)
-            if summary:
-                return summary
+        summary = await self._condense(text, entry.title) if text else ""
+        if summary and self.llm is not None:
+            return summary
+        # A clean, complete blurb beats an extraction that opens elsewhere or came out empty.
         return await self.compute(
-            summarize_text, entry.summary, title=entry.title, max_chars=self.max_chars
+            prefer_description,
+            summary,
+            description=entry.summary,
+            title=entry.title,
+            max_chars=self.max_chars,
         )
 
     async def _story_text(self, entry: ParsedEntry, feed_id: int | None) -> str | None:

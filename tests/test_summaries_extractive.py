@@ -18,6 +18,7 @@ from bot.summaries import (
     summarize_text,
 )
 from bot.summaries.extractive import cut_at_clause, fit_to_budget
+from bot.summaries.fragments import is_fragment
 
 ARTICLES = Path(__file__).parent / "fixtures" / "articles"
 SEED_ARTICLE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed-article.txt"
@@ -144,7 +145,7 @@ def test_cut_never_splits_a_word() -> None:
 
 
 def test_text_without_punctuation_gets_a_sensible_cut() -> None:
-    words = [f"word{n}" for n in range(200)]
+    words = ["Word0", *(f"word{n}" for n in range(1, 200))]
     text = " ".join(words)
     summary = summarize_text(text, max_chars=150)
     assert summary.endswith("…")
@@ -152,9 +153,21 @@ def test_text_without_punctuation_gets_a_sensible_cut() -> None:
     kept = summary.removesuffix("…").split()
     assert kept == words[: len(kept)]
     assert len(kept) > 10
+    assert not is_fragment(summary)
 
-    short = "flood warning for the river valley tonight"
-    assert summarize_text(short) == short
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "flood warning for the river valley tonight",
+        "Flood warning for the river valley tonight",
+        " ".join(f"word{n}" for n in range(200)),
+    ],
+)
+def test_text_with_no_whole_sentence_gives_no_summary(text: str) -> None:
+    # A phrase without a sentence's start or end would be a fragment.
+    assert summarize_text(text) == ""
+    assert summarize_text(f"{text[0].upper()}{text[1:]}.") != ""
 
 
 def test_nothing_usable_gives_an_empty_summary() -> None:
@@ -241,7 +254,8 @@ def test_only_the_head_of_a_long_article_is_processed(separator: str) -> None:
     start = time.perf_counter()
     summary = summarize_text(text)
     elapsed = time.perf_counter() - start
-    assert summary == " ".join((story * 5)[:9])
+    # The clutter is gone, and a sentence said again adds nothing, so it is said once.
+    assert summary == " ".join(story)
     # Segmenting all 400,000 characters would take seconds.
     assert elapsed < 1.0
 

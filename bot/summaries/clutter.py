@@ -46,6 +46,7 @@ _PROMO_RE = re.compile(
       | ©|copyright\s*(?:©|\(c\)|\d{4}) | all\ rights\ reserved
       | (?:additional\ )?reporting\ by\b | (?:editing|writing|compiled)\ by\b
       | this\ (?:article|story)\ (?:was|has\ been)\ (?:originally\ )?(?:published|updated)\b
+      | the\ post\ .{1,200}?\ appeared\ first\ on\b
       | editor'?s\ note\s*: | (?:the\ )?(?:views|opinions)\ expressed\ (?:in|here|are)\b
       | (?:enter|your)\ email\b | by\ (?:subscribing|signing\ up)\b
       | have\ a\ (?:news\ )?tip\b | send\ us\ (?:a\ )?(?:tip|your)\b

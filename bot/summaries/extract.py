@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import html as html_lib
-import logging
 import re
 from dataclasses import dataclass
 
-import trafilatura
-
-logger = logging.getLogger(__name__)
+from bot.summaries.page import read_page
+from bot.summaries.story import story_paragraphs
 
 _HTML_RE = re.compile(
     r"<\s*(?:!doctype\s+html|html|head|body|article|main|section|div|p|span|h[1-6]|br|meta"
@@ -52,45 +50,19 @@ def looks_like_html(text: str) -> bool:
     return _HTML_RE.search(text[:20000]) is not None
 
 
-def _run_trafilatura(html: str, *, url: str | None, precise: bool) -> ExtractedPage | None:
-    """Run trafilatura once and return its text and title, or None."""
-    try:
-        document = trafilatura.bare_extraction(
-            html,
-            url=url,
-            favor_precision=precise,
-            include_comments=False,
-            include_tables=False,
-            include_images=False,
-            include_links=False,
-            with_metadata=True,
-        )
-    except Exception as exc:  # the parser must never take the pipeline down
-        logger.warning("Article extraction failed for %s: %s", url or "a page", exc)
-        return None
-    if document is None:
-        return None
-    text = getattr(document, "text", None)
-    title = getattr(document, "title", None)
-    if not isinstance(text, str) or len(text.strip()) < _MIN_PAGE_TEXT_CHARS:
-        return None
-    # trafilatura puts one paragraph per line; keep them apart with blank lines.
-    paragraphs = [line.strip() for line in text.split("\n") if line.strip()]
-    return ExtractedPage(
-        text="\n\n".join(paragraphs),
-        title=title.strip() if isinstance(title, str) and title.strip() else None,
-    )
-
-
 def extract_page(html: str, *, url: str | None = None) -> ExtractedPage | None:
-    """Extract a page's main text and headline; plain text passes through as is."""
+    """Extract a page's story from its lede on, and its headline; plain text passes as is."""
     if not looks_like_html(html):
         text = html.strip()
         return ExtractedPage(text=text, title=None) if text else None
-    # Precision first; a short page can fall below its thresholds, so retry plainly.
-    return _run_trafilatura(html, url=url, precise=True) or _run_trafilatura(
-        html, url=url, precise=False
-    )
+    page = read_page(html, url=url)
+    if page is None:
+        return None
+    paragraphs = story_paragraphs(page)
+    text = "\n\n".join(paragraphs)
+    if len(text) < _MIN_PAGE_TEXT_CHARS:
+        return None
+    return ExtractedPage(text=text, title=page.title)
 
 
 def extract_main_text(html: str, *, url: str | None = None) -> str | None:

@@ -1,4 +1,4 @@
-"""Lead-biased extractive summaries: the story's first clean sentences within a budget."""
+"""Lead-biased extractive summaries: the story's lede and its best next sentences in a budget."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from bot.summaries.clutter import (
     strip_dateline,
 )
 from bot.summaries.extract import extract_page
-from bot.summaries.lang import word_set
+from bot.summaries.fragments import sentence_problem, starts_like_sentence
+from bot.summaries.lang import CJK_RE, word_set
+from bot.summaries.lede import skips_lede, tokens
+from bot.summaries.selection import Candidate, choose_sentences, word_weights
 from bot.summaries.sentences import (
     iter_sentences,
     resolve_language,
@@ -27,13 +30,11 @@ ELLIPSIS = "…"
 # window is too long for the budget anyway, and cut at a clause.
 _WINDOW_MARGIN = 10
 _LANGUAGE_SAMPLE_CHARS = 1500
-# A first sentence this similar to the headline only repeats it.
-_TITLE_OVERLAP = 0.75
+# Sentences after the lede are picked from the story's head: this many budgets of text.
+_POOL_BUDGETS = 2.5
 # A clause cut keeps at least this share of the budget, or falls back to a word cut.
 _MIN_CLAUSE_SHARE = 0.4
 
-_TOKEN_RE = re.compile(r"[^\W_]+")
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _WIDE_STOPS = frozenset("。！？」』”）")
 _CLAUSE_RE = re.compile(r"[,;:，、；：]\s?|\s(?:--|—|–|-)\s|\s\(|\s\[")
 _TRAILING_JUNK_RE = re.compile(r"[\s,;:—–\-(\[\"'“‘«]+$")
@@ -41,50 +42,13 @@ _DANGLING_WORDS = word_set(
     "a an the and or but of to in on at for with by from that as is was "
     "der die das und oder von zu im el la los las y o de del en que"
 )
-_STOPWORDS = word_set(
-    "a an the and or of to in on at for with by from as is are was were be it its this that "
-    "der die das und ein eine von zu im el la los las y de del en que le les des et"
-)
-
-
-def _tokens(text: str) -> list[str]:
-    """Return lowercase word tokens, one per character for Chinese and Japanese."""
-    tokens: list[str] = []
-    for token in _TOKEN_RE.findall(text.lower()):
-        if _CJK_RE.search(token):
-            tokens.extend(token)
-        else:
-            tokens.append(token)
-    return tokens
-
-
-def _content_tokens(text: str) -> set[str]:
-    """Return the set of tokens of text that carry meaning."""
-    tokens = set(_tokens(text))
-    content = tokens - _STOPWORDS
-    return content or tokens
-
-
-def title_tokens_of(title: str) -> set[str]:
-    """Return the meaningful tokens of a headline, for repeats_title."""
-    return _content_tokens(title)
-
-
-def repeats_title(sentence: str, title_tokens: set[str]) -> bool:
-    """Tell whether a sentence merely repeats the headline."""
-    if not title_tokens:
-        return False
-    tokens = _content_tokens(sentence)
-    if not tokens:
-        return False
-    return len(tokens & title_tokens) / len(tokens) >= _TITLE_OVERLAP
 
 
 def _cut_words(text: str, limit: int) -> str:
     """Return text cut at the last word boundary within limit characters."""
     head = text[: limit + 1]
     space = head.rfind(" ")
-    if space > 0 and not _CJK_RE.search(head[space - 1 : space + 2]):
+    if space > 0 and not CJK_RE.search(head[space - 1 : space + 2]):
         head = head[:space]
         words = head.split()
         while len(words) > 1 and words[-1].lower() in _DANGLING_WORDS:
@@ -114,7 +78,7 @@ def join_sentences(sentences: list[str]) -> str:
     for sentence in sentences:
         if not sentence:
             continue
-        if text and not (text[-1] in _WIDE_STOPS and _CJK_RE.match(sentence)):
+        if text and not (text[-1] in _WIDE_STOPS and CJK_RE.match(sentence)):
             text += " "
         text += sentence
     return text
@@ -122,7 +86,7 @@ def join_sentences(sentences: list[str]) -> str:
 
 def _same_text(a: str, b: str) -> bool:
     """Tell whether two texts have the same words."""
-    return _tokens(a) == _tokens(b)
+    return tokens(a) == tokens(b)
 
 
 @dataclass
@@ -154,37 +118,118 @@ def _check_budget(max_chars: int) -> None:
         raise ValueError(f"max_chars must be positive, got {max_chars}")
 
 
-def summarize_text(
-    text: str, *, title: str | None = None, max_chars: int = DEFAULT_MAX_CHARS
-) -> str:
-    """Summarize a story with its first clean sentences; return "" when nothing is usable."""
-    _check_budget(max_chars)
-    lang = resolve_language(text[:_LANGUAGE_SAMPLE_CHARS], None)
-    title_tokens = _content_tokens(title) if title else set()
-    budget = _Budget(max_chars)
+@dataclass
+class _Pool:
+    """The whole, clean sentences at the head of a story, or the cut lede of a long one."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    cut_lede: str = ""
+    # The story ended before the pool was full: too short for its word counts to mean much.
+    whole_story: bool = True
+
+
+def _cut_lede(sentence: str, max_chars: int) -> str:
+    """Cut a first sentence that is too long at a clause, or return "" if no whole cut exists."""
+    if not starts_like_sentence(sentence):
+        return ""
+    cut = cut_at_clause(sentence, max_chars)
+    return "" if sentence_problem(cut) else cut
+
+
+def _read_pool(text: str, *, lang: str, max_chars: int) -> _Pool:
+    """Collect the story's first whole sentences, about _POOL_BUDGETS budgets of them.
+
+    A sentence is a candidate only if it is whole (see fragments.py) and not clutter; one
+    that is left out breaks the chain a leaning sentence needs. A first sentence longer
+    than the budget is cut at a clause instead, and is then the whole summary.
+    """
+    pool = _Pool()
+    limit = int(max_chars * _POOL_BUDGETS)
+    read = 0
+    follows: int | None = None
     sentences = iter_sentences(
         clean_paragraphs(text), lang=lang, window=max_chars + _WINDOW_MARGIN, partial=True
     )
     for _, sentence, complete in sentences:
+        first = not pool.candidates
         if not complete:
-            # The unfinished rest of a window: stop if even this part can't fit.
-            if len(sentence) > budget.room:
-                if not budget.chosen:
-                    budget.add(cut_at_clause(strip_dateline(sentence), max_chars))
-                break
+            # The unfinished rest of a window: a first sentence that long is cut at a clause.
+            if first and len(sentence) > max_chars:
+                sentence = strip_dateline(sentence)
+                if not is_clutter(sentence):
+                    pool.cut_lede = _cut_lede(sentence, max_chars)
+                    if pool.cut_lede:
+                        return pool
             continue
         sentence = remove_inline_credits(sentence)
-        if not budget.chosen:
+        if first:
             sentence = strip_dateline(sentence)
-        if not sentence or is_clutter(sentence) or repeats_title(sentence, title_tokens):
+        if not sentence or is_clutter(sentence) or sentence_problem(sentence):
+            follows = None
             continue
-        if len(sentence) <= budget.room:
-            budget.add(sentence)
+        if first and len(sentence) > max_chars:
+            pool.cut_lede = _cut_lede(sentence, max_chars)
+            if pool.cut_lede:
+                return pool
             continue
-        if not budget.chosen:
-            budget.add(cut_at_clause(sentence, max_chars))
-        break
-    summary = budget.text()
+        pool.candidates.append(Candidate(sentence, follows))
+        follows = len(pool.candidates) - 1
+        read += len(sentence) + 1
+        if read >= limit:
+            pool.whole_story = False
+            break
+    return pool
+
+
+def _in_order(candidates: list[Candidate], max_chars: int) -> list[str]:
+    """Return the first sentences that fit, in order: the summary of a short story."""
+    budget = _Budget(max_chars)
+    for candidate in candidates:
+        if len(candidate.text) > budget.room:
+            break
+        budget.add(candidate.text)
+    return budget.chosen
+
+
+def _without_first(candidates: list[Candidate]) -> list[Candidate]:
+    """Drop the first candidate and renumber what the others follow."""
+    return [Candidate(c.text, c.follows - 1 if c.follows else None) for c in candidates[1:]]
+
+
+def summarize_text(
+    text: str, *, title: str | None = None, max_chars: int = DEFAULT_MAX_CHARS
+) -> str:
+    """Summarize a story: its lede, then the sentences that cover the story best.
+
+    A short story (shorter than the few budgets of text sentences are picked from) gives
+    its first sentences in order. Returns "" when the text holds no whole sentence. The
+    first sentence is left out only when it repeats the headline nearly word for word and
+    the next one does not lean on it.
+    """
+    _check_budget(max_chars)
+    lang = resolve_language(text[:_LANGUAGE_SAMPLE_CHARS], None)
+    pool = _read_pool(text, lang=lang, max_chars=max_chars)
+    if pool.cut_lede:
+        summary = pool.cut_lede
+    else:
+        candidates = pool.candidates
+        if not candidates:
+            return ""
+        second = candidates[1].text if len(candidates) > 1 else None
+        if skips_lede(candidates[0].text, second, title):
+            candidates = _without_first(candidates)
+            if not candidates:
+                return ""
+        lede = candidates[0].text
+        if len(lede) > max_chars:
+            summary = _cut_lede(lede, max_chars)
+        elif pool.whole_story:
+            summary = join_sentences(_in_order(candidates, max_chars))
+        else:
+            rest = choose_sentences(
+                candidates, weights=word_weights(text), room=max_chars - len(lede), taken=(0,)
+            )
+            summary = join_sentences([lede, *(candidates[i].text for i in rest)])
     if title and _same_text(summary.removesuffix(ELLIPSIS), title):
         return ""
     return summary

@@ -13,6 +13,10 @@ _SAMPLE_CHARS = 1500
 _LATIN_SAMPLE_CHARS = 600
 
 _LATIN_WORD_RE = re.compile(r"[^\W\d_]+")
+# Chinese and Japanese characters, each a word of its own for counting.
+CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Chinese, Japanese.
+UNSPACED_RE = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 def word_set(words: str) -> frozenset[str]:

@@ -14,13 +14,8 @@ from typing import Any
 import httpx
 
 from bot.summaries.clutter import clean_paragraphs
-from bot.summaries.extractive import (
-    DEFAULT_MAX_CHARS,
-    fit_to_budget,
-    repeats_title,
-    summarize_text,
-    title_tokens_of,
-)
+from bot.summaries.extractive import DEFAULT_MAX_CHARS, fit_to_budget, summarize_text
+from bot.summaries.lede import repeats_headline
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +185,7 @@ class LlmSummarizer:
             summary = clean_answer(answer, max_chars=max_chars)
             if not summary:
                 raise LlmError("the endpoint's answer is empty once cleaned")
-            if title and repeats_title(summary, title_tokens_of(title)):
+            if repeats_headline(summary, title):
                 raise LlmError("the endpoint's answer only repeats the headline")
         except Exception as exc:  # any failure falls back to the extractive summary
             logger.warning(
