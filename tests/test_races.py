@@ -2,8 +2,9 @@
 
 The real Application handles every update at once (`process_update` gathered, with a thread
 pool wide enough that the database work really overlaps) and answers through the stand-in
-Bot API. Telegram's send limits are off here: these tests are about storage under
-concurrency; pacing answers is the delivery layer's job, tested in its own suites.
+Bot API through the door. The stand-in's send limits are off and the door's rate is high:
+these tests are about storage under concurrency; pacing answers is the door's job, tested in
+its own suites.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.db import feeds as feeds_db
 from bot.db import migrate
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import utcnow
+from bot.state import STATE_KEY
 from tests.fakes.feed_server import FeedServer, rss
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
@@ -50,6 +52,22 @@ class Crowd:
         self.taken = max([self.taken, *(u["update_id"] for u in fresh)])
         updates = [Update.de_json(u, self.app.bot) for u in fresh]
         await asyncio.gather(*(self.app.process_update(u) for u in updates))
+        await self.settle()
+
+    async def settle(self, quiet: float = 0.3, limit: float = 60) -> None:
+        """Wait until the door has sent every answer the handlers handed it."""
+        door = self.app.bot_data[STATE_KEY].door
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        seen, since = -1, loop.time()
+        while loop.time() < deadline:
+            count = len(self.telegram.requests())
+            if count != seen or len(door.lane):
+                seen, since = count, loop.time()
+            elif loop.time() - since >= quiet:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("the door did not finish sending in time")
 
     def answers(self, chat_id: int) -> list[SentMessage]:
         return self.telegram.messages(chat_id)
@@ -73,14 +91,20 @@ async def crowd(db_url: str, *, admins: Iterable[int] = (ADMIN,)) -> AsyncIterat
             admin_ids=list(admins),
             allow_private_networks=True,
             metrics_port=0,
+            send_rate=500,
         )
         engine = make_engine(db_url)
         migrate.upgrade(engine)
         app = build_application(settings, engine=engine)
         await app.initialize()
+        door = app.bot_data[STATE_KEY].door
+        sending = asyncio.create_task(door.run())
         try:
             yield Crowd(app=app, telegram=telegram, engine=engine)
         finally:
+            await door.stop()
+            sending.cancel()
+            await asyncio.gather(sending, return_exceptions=True)
             await app.shutdown()
             if app.post_shutdown is not None:
                 await app.post_shutdown(app)

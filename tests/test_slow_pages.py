@@ -60,7 +60,12 @@ class HangingPages:
             self.seen += 1
             self.peak = max(self.peak, self.waiting)
         try:
-            self.release.wait(300)
+            # Hang until released, or until the client gives up (its deadline): a request
+            # the client dropped no longer counts as one it has open on this host.
+            deadline = time.monotonic() + 300
+            while not self.release.wait(0.05) and time.monotonic() < deadline:
+                if request.client_gone():
+                    break
         finally:
             with self.lock:
                 self.waiting -= 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import select
 import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -32,6 +33,8 @@ class FeedRequest:
     path: str  # path and query as sent
     headers: dict[str, str]  # lower-case names
     at: datetime
+    # True once the client has closed its end (a handler that hangs can stop counting it).
+    client_gone: Callable[[], bool] = field(default=lambda: False, repr=False, compare=False)
 
 
 @dataclass
@@ -128,6 +131,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         self._serve()
 
+    def _client_gone(self) -> bool:
+        """Return True when the client closed the connection (readable, and at its end)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def _serve(self) -> None:
         owner = self.server.owner
         request = FeedRequest(
@@ -135,6 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
             path=self.path,
             headers={name.lower(): value for name, value in self.headers.items()},
             at=datetime.now(UTC),
+            client_gone=self._client_gone,
         )
         route = owner._record(request)
         if route is not None and route.delay and not route.delay_after_headers:
