@@ -1,6 +1,6 @@
 """Measure the outbox fan-out: one alert to every subscribed chat, at Telegram's limits.
 
-A stand-in Bot API (tests/fakes) enforces the flood limits: 1 message a second per chat and
+A stand-in Bot API (tests/support) enforces the flood limits: 1 message a second per chat and
 a global rate, answering 429 beyond them. The global limit is Telegram's 30/s for SEND_RATE
 up to 30; for a higher SEND_RATE the fake's global limit is raised to exactly SEND_RATE (as
 if Telegram had granted it), so any overshoot still shows as 429s. N private chats subscribe
@@ -43,7 +43,7 @@ from sqlmodel import select  # noqa: E402
 from bot.db import migrate, repo  # noqa: E402
 from bot.db.engine import make_engine, session_scope  # noqa: E402
 from bot.db.models import Chat, Delivery, Entry, Subscription, Topic  # noqa: E402
-from tests.fakes.telegram_api import ClockedTelegram, FakeTelegram  # noqa: E402
+from tests.support.telegram_api import ClockedTelegram, FakeTelegram  # noqa: E402
 
 TITLE = "Dam gates opened as river rises"
 POSTGRES_URL = os.environ.get(

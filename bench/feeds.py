@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from bot.watcher import FeedWatcher
+    from bot.ingest.watcher import FeedWatcher
 
 WORDS = """
 council harbour minister engineers pumps river storm talks market shares ferry port strike
@@ -254,7 +254,7 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def worker_pids() -> list[int]:
     """Return the pids of the parsing processes, if any."""
-    from bot.watcher import CpuPool
+    from bot.ingest.watcher import CpuPool
 
     return [
         p.pid
@@ -366,13 +366,13 @@ async def run(args: argparse.Namespace) -> None:
     import httpx
     import sqlalchemy as sa
 
-    from bot.alerts import TopicCache
     from bot.config import get_settings
     from bot.db import migrate, repo
     from bot.db.engine import make_engine, session_scope
     from bot.db.models import Delivery, Entry
+    from bot.ingest.alerts import TopicCache
+    from bot.ingest.watcher import FeedWatcher, parse_processes
     from bot.topics import parse_query
-    from bot.watcher import FeedWatcher, parse_processes
 
     ctx = multiprocessing.get_context("spawn")
     ready: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]

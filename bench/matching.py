@@ -328,10 +328,10 @@ def database_changes(texts: list[str], extra: list[str]) -> None:
 
     import sqlalchemy as sa
 
-    from bot.alerts import TopicCache, _build_index
     from bot.db import migrate, repo
     from bot.db.engine import make_engine, session_scope
     from bot.db.models import Topic
+    from bot.ingest.alerts import TopicCache, _build_index
 
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/bench.db")

@@ -1,6 +1,6 @@
 """Measure the door under load: answers to people while alerts fan out, and outages.
 
-`newsbot run` runs as a process against the stand-in Bot API (tests/fakes) with Telegram's
+`newsbot run` runs as a process against the stand-in Bot API (tests/support) with Telegram's
 limits on: 30 messages a second for the bot, bursts of 5 then 1 a second per chat, 20 a
 minute per group, 429 with retry_after past them. SEND_RATE is 30. Three scenarios, one
 after the other, in the same process:
@@ -39,10 +39,10 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from bench.fanout import QuietTelegram, database  # noqa: E402
 from bot.db import migrate  # noqa: E402
 from bot.db.engine import make_engine  # noqa: E402
-from tests.fakes.alerts import fanout_env, feed_items, queue_alert  # noqa: E402
-from tests.fakes.bot_process import commands_registered, running_bot  # noqa: E402
-from tests.fakes.feed_server import FeedServer, rss  # noqa: E402
-from tests.fakes.telegram_api import ClockedTelegram  # noqa: E402
+from tests.support.alerts import fanout_env, feed_items, queue_alert  # noqa: E402
+from tests.support.bot_process import commands_registered, running_bot  # noqa: E402
+from tests.support.feed_server import FeedServer, rss  # noqa: E402
+from tests.support.telegram_api import ClockedTelegram  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
     "NEWSBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

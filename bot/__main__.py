@@ -136,13 +136,13 @@ def cmd_run(settings: Settings) -> int:
     from telegram import Update
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
-    from bot import standby
     from bot.app import build_application
     from bot.db import migrate
     from bot.db.engine import make_engine
-    from bot.health import InstanceStatus, start_ops_server
-    from bot.logs import secrets_of, setup_logging
-    from bot.webhook import WebhookOptions, run_webhook
+    from bot.ops import standby
+    from bot.ops.health import InstanceStatus, start_ops_server
+    from bot.ops.logs import secrets_of, setup_logging
+    from bot.ops.webhook import WebhookOptions, run_webhook
 
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     setup_logging(settings.log_level, secrets=secrets_of(token, secret), fmt=settings.log_format)
@@ -290,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = get_settings()
         if args.command not in ("run", "shell"):
-            from bot.logs import setup_logging
+            from bot.ops.logs import setup_logging
 
             setup_logging(settings.log_level, fmt=settings.log_format)
         if args.command == "migrate":

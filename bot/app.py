@@ -22,8 +22,6 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import metrics
-from bot.alerts import TopicCache
 from bot.config import Settings
 from bot.db import feeds as feeds_db
 from bot.db import repo, topic_rows
@@ -38,9 +36,11 @@ from bot.handlers import commands, guard
 from bot.handlers import feeds as feed_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import topics as topic_handlers
-from bot.scheduler import run_polls
+from bot.ingest.alerts import TopicCache
+from bot.ingest.scheduler import run_polls
+from bot.ingest.watcher import FeedWatcher
+from bot.ops import metrics
 from bot.state import STATE_KEY, AppState, Context, state
-from bot.watcher import FeedWatcher
 
 log = logging.getLogger(__name__)
 

@@ -39,12 +39,12 @@ from telegram._utils.types import ODVInput
 from telegram.ext import TypeHandler
 from telegram.request import BaseRequest, RequestData
 
-from bot.alerts import TopicCache, document_for
 from bot.config import Settings
 from bot.db import ops
 from bot.db.engine import session_scope
 from bot.feeds.fetcher import ACCEPT_ENCODING
 from bot.feeds.netguard import DEFAULT_POOL_LIMITS, GuardedTransport
+from bot.ingest.alerts import TopicCache, document_for
 from bot.state import STATE_KEY
 
 log = logging.getLogger(__name__)
@@ -799,7 +799,7 @@ def _response(status: int, body: bytes, headers: dict[str, str]) -> httpx.Respon
 
 def sample_client(wire: SampleWire, settings: Settings) -> httpx.AsyncClient:
     """Return the watcher's HTTP client: the sample host in-process, the rest as usual."""
-    from bot.watcher import fetch_limits
+    from bot.ingest.watcher import fetch_limits
 
     limits = fetch_limits(settings)
     fallback: httpx.AsyncBaseTransport = (
@@ -992,11 +992,11 @@ class _LineReader(threading.Thread):
 
 def run_shell(settings: Settings, *, out: TextIO | None = None) -> int:
     """Run the bot against the terminal until /quit, end of input or Ctrl-C."""
-    from bot import standby
     from bot.app import build_application
     from bot.db import migrate
     from bot.db.engine import make_engine
-    from bot.logs import setup_logging
+    from bot.ops import standby
+    from bot.ops.logs import setup_logging
 
     out = out or sys.stdout
     interactive = sys.stdin.isatty() and out.isatty()

@@ -11,11 +11,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from telegram.ext import CallbackContext, ExtBot
 
-from bot.alerts import TopicCache
 from bot.config import Settings
 from bot.db.engine import session_scope
 from bot.delivery.door import Door
-from bot.watcher import FeedWatcher
+from bot.ingest.alerts import TopicCache
+from bot.ingest.watcher import FeedWatcher
 
 T = TypeVar("T")
 

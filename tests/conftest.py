@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from bot.db import migrate
 from bot.db.engine import make_engine
+from tests.support.webhook import hook  # noqa: F401 (a fixture the webhook suites share)
 
 POSTGRES_URL = os.environ.get(
     "NEWSBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from bot.db import migrate
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import Chat
-from tests.fakes.telegram_api import FakeTelegram
+from tests.support.telegram_api import FakeTelegram
 
 ADMIN = 900
 READER = 901

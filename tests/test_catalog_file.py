@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 
 from bot.app import build_application
 from bot.config import SettingsError, get_settings
-from tests.fakes.telegram_api import FakeTelegram
-from tests.test_topics_support import live_bot, story
+from tests.support.live_bot import live_bot, story
+from tests.support.telegram_api import FakeTelegram
 
 ALICE = 111
 

@@ -21,7 +21,7 @@ from bot.db import migrate, repo
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import Chat, Delivery, Entry
 from tests.conftest import drop_schema, postgres_engine_url
-from tests.fakes.telegram_api import ClockedTelegram, FakeTelegram
+from tests.support.telegram_api import ClockedTelegram, FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Lighthouse keeper rescues sailors"

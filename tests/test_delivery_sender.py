@@ -24,7 +24,7 @@ from bot.delivery.breaker import State
 from bot.delivery.render import Alert, esc
 from bot.delivery.sender import CHAT_BURST, Sender, SenderConfig
 from bot.delivery.transport import LeanRequest, make_send_bot
-from tests.fakes.telegram_api import ClockedTelegram, FakeTelegram
+from tests.support.telegram_api import ClockedTelegram, FakeTelegram
 
 FAST = SenderConfig(
     rate=200,

@@ -24,10 +24,10 @@ from sqlalchemy.engine import Engine
 from bot.db import migrate
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import Chat
-from tests.fakes.alerts import fanout_env, feed_items, queue_alert
-from tests.fakes.bot_process import bot_env, commands_registered, running_bot
-from tests.fakes.feed_server import FeedServer, rss
-from tests.fakes.telegram_api import ClockedTelegram, FakeTelegram
+from tests.support.alerts import fanout_env, feed_items, queue_alert
+from tests.support.bot_process import bot_env, commands_registered, running_bot
+from tests.support.feed_server import FeedServer, rss
+from tests.support.telegram_api import ClockedTelegram, FakeTelegram
 
 ADMIN = 900_001
 READERS = list(range(300_000, 300_140))  # already registered, receive the broadcast

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from telegram.error import NetworkError
 
-from bot import metrics
 from bot.app import build_application
 from bot.config import get_settings
 from bot.db import migrate
 from bot.db.engine import make_engine
 from bot.delivery.door import DoorBypassed
-from tests.fakes.telegram_api import FakeTelegram
-from tests.test_topics_support import live_bot
+from bot.ops import metrics
+from tests.support.live_bot import live_bot
+from tests.support.telegram_api import FakeTelegram
 
 ADMIN = 777
 

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
-from bot import metrics
 from bot.delivery.breaker import Breaker, State
 from bot.delivery.door import GuardedRequest, is_door_method
 from bot.delivery.errors import Action, classify, is_link_failure
@@ -22,6 +21,7 @@ from bot.delivery.render import button_data, render_broadcast, utf16_cut, utf16_
 from bot.delivery.replies import Reply, ReplyLane, plain_fallback, reply_next
 from bot.handlers.broadcast import preview_messages, too_long_text
 from bot.handlers.topics import button_id
+from bot.ops import metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.bot_process import bot_env, commands_registered, running_bot, stop_bot
-from tests.fakes.feed_server import FeedServer, rss
-from tests.fakes.telegram_api import FakeTelegram
+from tests.support.bot_process import bot_env, commands_registered, running_bot, stop_bot
+from tests.support.feed_server import FeedServer, rss
+from tests.support.telegram_api import FakeTelegram
 
 ADMIN = 999
 ALICE = 111

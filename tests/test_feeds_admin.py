@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.alerts import TopicCache
 from bot.config import get_settings
 from bot.db.engine import session_scope
 from bot.db.models import Entry, Feed, utcnow
@@ -23,9 +22,10 @@ from bot.feeds.admin import (
 from bot.feeds.cli import status_lines
 from bot.feeds.opml import OpmlError, parse_opml
 from bot.handlers.feeds import feed_block, feed_pages
-from bot.watcher import FeedWatcher
-from tests.fakes.feed_server import FeedServer, rss
-from tests.test_watcher import deliveries, item, make_due, subscribe
+from bot.ingest.alerts import TopicCache
+from bot.ingest.watcher import FeedWatcher
+from tests.support.feed_server import FeedServer, rss
+from tests.support.watcher import deliveries, item, make_due, subscribe
 
 
 @pytest.fixture

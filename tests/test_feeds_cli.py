@@ -18,8 +18,8 @@ from bot.__main__ import main
 from bot.config import get_settings
 from bot.feeds.cli import run_feeds
 from bot.feeds.opml import parse_opml
-from tests.fakes.feed_server import FeedServer, rss
-from tests.test_watcher import item
+from tests.support.feed_server import FeedServer, rss
+from tests.support.watcher import item
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from bot.topics import parse_query
 from bot.topics.catalog import DEFAULT_CATALOG, find_entry
-from tests.fakes.telegram_api import RequestRecord
-from tests.test_topics_support import live_bot, story
+from tests.support.live_bot import live_bot, story
+from tests.support.telegram_api import RequestRecord
 
 GROUP = -100_500
 FORUM = -100_600

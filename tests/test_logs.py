@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,21 +17,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.logs import JsonFormatter, Redactor, RedactTokens, TextFormatter, secrets_of, setup_logging
-from tests.fakes.feed_server import FeedServer, rss
-from tests.fakes.telegram_api import FakeTelegram
+from bot.ops.logs import (
+    JsonFormatter,
+    Redactor,
+    RedactTokens,
+    TextFormatter,
+    secrets_of,
+    setup_logging,
+)
+from tests.support.bot_process import feed_seeded
+from tests.support.feed_server import FeedServer, rss
+from tests.support.telegram_api import FakeTelegram
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-"
 SECRET_HALF = TOKEN.split(":")[1]
 OTHER_TOKEN = "987654321:ZZHdqTcvCH1vGWJxfSeofSAs0K5PALDsXyz"
 CHAT = 3131
-
-
-def feed_seeded(db_path: Path) -> bool:
-    """Tell whether the first poll of the feed has been recorded."""
-    with sqlite3.connect(db_path) as conn:
-        rows = list(conn.execute("select seeded from feed"))
-    return rows == [(1,)]
 
 
 @pytest.fixture
@@ -183,10 +183,10 @@ async def test_watcher_lines_name_their_feed_and_entry(
     captured: io.StringIO, sqlite_engine: Engine
 ) -> None:
     """With LOG_FORMAT=json an operator can follow one feed, story by story."""
-    from bot.alerts import TopicCache
     from bot.config import get_settings
-    from bot.watcher import FeedWatcher
-    from tests.test_watcher import add_feed, item, make_due, subscribe
+    from bot.ingest.alerts import TopicCache
+    from bot.ingest.watcher import FeedWatcher
+    from tests.support.watcher import add_feed, item, make_due, subscribe
 
     setup_logging("DEBUG", fmt="json", stream=captured)
     with FeedServer() as server:
@@ -207,7 +207,11 @@ async def test_watcher_lines_name_their_feed_and_entry(
         finally:
             await watcher.aclose()
     events = [json.loads(line) for line in captured.getvalue().splitlines()]
-    mine = [e for e in events if e["logger"] in {"bot.watcher", "bot.alerts", "bot.articles"}]
+    mine = [
+        e
+        for e in events
+        if e["logger"] in {"bot.ingest.watcher", "bot.ingest.alerts", "bot.ingest.articles"}
+    ]
     failed = [e for e in mine if e["msg"].startswith("feed 2 ")]
     assert failed and all(e["level"] == "WARNING" and e["feed"] == 2 for e in failed)
     news = [e for e in mine if "new stories, 1 alerts queued" in e["msg"]]

@@ -17,14 +17,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
-from bot import metrics
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import Broadcast, Chat, Delivery, Entry, Feed
-from bot.health import MIN_STALE_SECONDS, InstanceStatus, OpsServer, assess
-from tests.fakes.bot_process import bot_env, commands_registered, running_bot
-from tests.fakes.feed_server import FeedServer, rss
-from tests.fakes.telegram_api import FakeTelegram
-from tests.test_logs import feed_seeded
+from bot.ops import metrics
+from bot.ops.health import MIN_STALE_SECONDS, InstanceStatus, OpsServer, assess
+from tests.support.bot_process import bot_env, commands_registered, feed_seeded, running_bot
+from tests.support.feed_server import FeedServer, rss
+from tests.support.telegram_api import FakeTelegram
 
 CHAT = 5150
 

@@ -13,18 +13,18 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.alerts import TopicCache
 from bot.config import get_settings
 from bot.db import feeds as feeds_db
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import utcnow
 from bot.feeds.admin import FeedManager
-from bot.scheduler import IDLE_SECONDS, run_polls
-from bot.watcher import FeedWatcher
-from tests.fakes.bot_process import bot_env, commands_registered, running_bot
-from tests.fakes.feed_server import FeedServer, rss
-from tests.fakes.telegram_api import FakeTelegram
-from tests.test_shell import ShellProcess
+from bot.ingest.alerts import TopicCache
+from bot.ingest.scheduler import IDLE_SECONDS, run_polls
+from bot.ingest.watcher import FeedWatcher
+from tests.support.bot_process import bot_env, commands_registered, running_bot
+from tests.support.feed_server import FeedServer, rss
+from tests.support.shell_process import ShellProcess
+from tests.support.telegram_api import FakeTelegram
 
 INTERVAL = 2
 # Scheduling jitter allowed on a shared, busy machine; a poll one launch tick late (the old

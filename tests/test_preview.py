@@ -16,8 +16,8 @@ from bot.config import get_settings
 from bot.delivery.render import Alert
 from bot.feeds.parser import parse_feed
 from bot.feeds.preview import alert_text, newest_entries, run_preview
-from tests.fakes.feed_server import FeedServer, rss
-from tests.test_watcher import item
+from tests.support.feed_server import FeedServer, rss
+from tests.support.watcher import item
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,16 +22,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from telegram import Update
 
-from bot.alerts import NewEntry, TopicCache, store_entries
 from bot.app import AnyApplication, build_application
 from bot.config import get_settings
 from bot.db import feeds as feeds_db
 from bot.db import migrate
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import utcnow
+from bot.ingest.alerts import NewEntry, TopicCache, store_entries
 from bot.state import STATE_KEY
-from tests.fakes.feed_server import FeedServer, rss
-from tests.fakes.telegram_api import FakeTelegram, SentMessage
+from tests.support.feed_server import FeedServer, rss
+from tests.support.telegram_api import FakeTelegram, SentMessage
 
 ADMIN = 4242
 APOLOGY = "something went wrong"

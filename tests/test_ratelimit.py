@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.handlers.guard import SLOW_DOWN, AdminCache, RateWindow, Verdict
-from tests.test_topics_support import live_bot
+from tests.support.live_bot import live_bot
 
 
 class Clock:

@@ -22,15 +22,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.alerts import TopicCache
 from bot.config import get_settings
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import Entry, Feed
-from bot.watcher import PER_HOST_FETCHES, FeedWatcher
-from tests.fakes.bot_process import bot_env, commands_registered, running_bot
-from tests.fakes.feed_server import FeedRequest, FeedResponse, FeedServer, rss
-from tests.fakes.telegram_api import FakeTelegram
-from tests.test_watcher import add_feed, deliveries, make_due, subscribe
+from bot.ingest.alerts import TopicCache
+from bot.ingest.watcher import PER_HOST_FETCHES, FeedWatcher
+from tests.support.bot_process import bot_env, commands_registered, running_bot
+from tests.support.feed_server import FeedRequest, FeedResponse, FeedServer, rss
+from tests.support.telegram_api import FakeTelegram
+from tests.support.watcher import add_feed, deliveries, make_due, subscribe
 
 ADMIN = 777
 READER = 1

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot import standby
+from bot.ops import standby
 from tests.conftest import drop_schema, postgres_engine_url
-from tests.fakes.telegram_api import FakeTelegram
+from tests.support.telegram_api import FakeTelegram
 
 CHAT = 6060
 

@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from bot.articles import ArticlePages, StorySummarizer
 from bot.config import get_settings
 from bot.feeds.fetcher import build_client
 from bot.feeds.parser import ParsedEntry
+from bot.ingest.articles import ArticlePages, StorySummarizer
+from bot.ingest.watcher import HostSlots, fetch_limits
 from bot.summaries import clean_description, prefer_description
-from bot.watcher import HostSlots, fetch_limits
-from tests.fakes.feed_server import FeedServer
+from tests.support.feed_server import FeedServer
 
 TITLE = "Ferry service resumes after storm"
 WIRE = (

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.alerts import TopicCache, document_for
 from bot.db import repo, topic_rows
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import utcnow
+from bot.ingest.alerts import TopicCache, document_for
 from bot.topics import parse_query
 
 STORY = document_for(

@@ -11,7 +11,7 @@ from bot.db import repo
 from bot.db.engine import session_scope
 from bot.topics import parse_query
 from bot.topics.catalog import DEFAULT_CATALOG, find_entry
-from tests.test_topics_support import live_bot, story
+from tests.support.live_bot import live_bot, story
 
 ALICE = 111
 BOB = 222

@@ -5,25 +5,20 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.alerts import TopicCache
-from bot.config import get_settings
 from bot.db import repo
 from bot.db.engine import session_scope
-from bot.db.models import Delivery, Entry, Feed
+from bot.db.models import Entry, Feed
 from bot.delivery.render import Alert, render_alert
-from bot.topics import parse_query
-from bot.watcher import FeedWatcher
-from tests.fakes.feed_server import FeedServer, rss
+from tests.support.feed_server import FeedServer, rss
+from tests.support.watcher import add_feed, deliveries, item, make_due, make_watcher, subscribe
 
 PAGE = """<html><body><nav>Home | World | Sport</nav>
 <p>Get the latest updates as we post them — right on your browser</p>
@@ -35,51 +30,10 @@ four metres and easing the threat of a flood to three towns downstream.</p>
 </article><footer>Follow us on social media</footer></body></html>"""
 
 
-def item(n: int, title: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "title": title,
-        "link": f"https://news.example.org/s/{n}",
-        "guid": f"s-{n}",
-        "description": f"Blurb for story {n}.",
-        "pub_date": datetime(2026, 11, 27, 8, n % 60, tzinfo=UTC),
-        **extra,
-    }
-
-
 @pytest.fixture
 def server() -> Iterator[FeedServer]:
     with FeedServer() as fs:
         yield fs
-
-
-def make_watcher(engine: Engine, **settings: Any) -> FeedWatcher:
-    s = get_settings(allow_private_networks=True, poll_interval_seconds=1, **settings)
-    return FeedWatcher(engine=engine, settings=s, topics=TopicCache())
-
-
-def subscribe(engine: Engine, chat_id: int, query: str) -> None:
-    q = parse_query(query)
-    with session_scope(engine) as session:
-        repo.register_chat(session=session, chat_id=chat_id, chat_type="private", title=None)
-        repo.subscribe(session=session, chat_id=chat_id, canonical=q.canonical, display=q.display)
-
-
-def add_feed(engine: Engine, url: str) -> None:
-    with session_scope(engine) as session:
-        repo.add_feeds(session=session, urls=[url])
-
-
-def make_due(engine: Engine) -> None:
-    with session_scope(engine) as session:
-        session.execute(sa.update(Feed).values(next_poll_at=None))
-
-
-def deliveries(engine: Engine) -> list[tuple[int, str]]:
-    with session_scope(engine) as session:
-        rows = session.exec(
-            select(Delivery.chat_id, Entry.title).join(Entry, Entry.id == Delivery.entry_id)
-        )
-        return sorted((c, t) for c, t in rows)
 
 
 async def test_first_poll_is_history_then_new_entries_alert(

@@ -14,8 +14,8 @@ from sqlmodel import col, select
 from bot.db import repo
 from bot.db.engine import session_scope
 from bot.db.models import Delivery, Entry, Feed, utcnow
-from tests.fakes.feed_server import FeedServer, atom, rss
-from tests.test_watcher import add_feed, deliveries, item, make_due, make_watcher, subscribe
+from tests.support.feed_server import FeedServer, atom, rss
+from tests.support.watcher import add_feed, deliveries, item, make_due, make_watcher, subscribe
 
 
 @pytest.fixture

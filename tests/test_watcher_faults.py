@@ -21,15 +21,15 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.alerts import TopicCache
 from bot.config import get_settings
 from bot.db.engine import session_scope
 from bot.db.models import Entry, Feed
 from bot.feeds.fetcher import build_client
 from bot.feeds.netguard import IPAddress, resolve_host
-from bot.watcher import FeedWatcher, fetch_limits
-from tests.fakes.feed_server import FeedServer, rss
-from tests.test_watcher import add_feed, deliveries, item, make_due, subscribe
+from bot.ingest.alerts import TopicCache
+from bot.ingest.watcher import FeedWatcher, fetch_limits
+from tests.support.feed_server import FeedServer, rss
+from tests.support.watcher import add_feed, deliveries, item, make_due, subscribe
 
 LOCAL = ipaddress.ip_address("127.0.0.1")
 INTRANET = ipaddress.ip_address("10.20.30.40")
@@ -247,7 +247,7 @@ async def test_refused_address_is_logged_once(
     url = _private_address(server)
     add_feed(engine, url)
     watcher = guarded_watcher(engine)
-    caplog.set_level(logging.DEBUG, logger="bot.watcher")
+    caplog.set_level(logging.DEBUG, logger="bot.ingest.watcher")
     try:
         for _ in range(3):
             make_due(engine)
@@ -258,7 +258,7 @@ async def test_refused_address_is_logged_once(
     warnings = [
         r.getMessage()
         for r in caplog.records
-        if r.name == "bot.watcher" and r.levelno >= logging.WARNING
+        if r.name == "bot.ingest.watcher" and r.levelno >= logging.WARNING
     ]
     assert len(warnings) == 1
     assert "refused: intranet.example resolves to a private address 10.20.30.40" in warnings[0]

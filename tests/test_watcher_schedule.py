@@ -14,14 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.alerts import TopicCache
 from bot.config import get_settings
 from bot.db import feeds as feeds_db
 from bot.db.engine import session_scope
 from bot.db.models import Feed, utcnow
-from bot.watcher import FeedWatcher
-from tests.fakes.feed_server import FeedRequest, FeedResponse, FeedServer, rss
-from tests.test_watcher import add_feed, deliveries, item, make_due, subscribe
+from bot.ingest.alerts import TopicCache
+from bot.ingest.watcher import FeedWatcher
+from tests.support.feed_server import FeedRequest, FeedResponse, FeedServer, rss
+from tests.support.watcher import add_feed, deliveries, item, make_due, subscribe
 
 SIX_HOURS = 6 * 3600
 

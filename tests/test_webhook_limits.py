@@ -10,9 +10,13 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.test_webhook import CHAT, SECRET_HEADER, Hook, _wait_listening, hook, start_update
-
-__all__ = ["hook"]  # the fixture, shared with tests/test_webhook.py
+from tests.support.webhook import (
+    CHAT,
+    SECRET_HEADER,
+    Hook,
+    start_update,
+    wait_listening,
+)
 
 MIB = 1024 * 1024
 
@@ -67,7 +71,7 @@ def raw_post(
 
 
 def test_large_posts_without_the_secret_are_refused_unread(hook: Hook) -> None:
-    _wait_listening(hook.local_url)
+    wait_listening(hook.local_url)
     pid = hook.process.pid
     before = rss_mib(pid)
     results: list[tuple[int, float]] = []
@@ -97,7 +101,7 @@ def test_large_posts_without_the_secret_are_refused_unread(hook: Hook) -> None:
 
 
 def test_oversized_and_malformed_bodies_get_413_and_400(hook: Hook) -> None:
-    _wait_listening(hook.local_url)
+    wait_listening(hook.local_url)
     url, secret = hook.local_url, hook.secret
     # Declared too large: refused before the body is read.
     assert raw_post(url, secret=secret, length=2 * MIB, send=0)[0] == 413

@@ -14,7 +14,6 @@ from typing import TypeVar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot import metrics
 from bot.db import outbox
 from bot.db.engine import session_scope
 from bot.db.models import utcnow
@@ -22,6 +21,7 @@ from bot.delivery.outcomes import Job, SenderConfig, new_sender_id
 from bot.delivery.pacing import Pacer
 from bot.delivery.payload import Payloads
 from bot.delivery.render import Alert
+from bot.ops import metrics
 
 log = logging.getLogger("bot.delivery.sender")
 

@@ -36,13 +36,13 @@ from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from bot import metrics
 from bot.db import outbox
 from bot.db.models import utcnow
 from bot.delivery.breaker import Breaker
 from bot.delivery.claims import OutboxLanes
 from bot.delivery.errors import Action, Outcome, classify, is_link_failure
 from bot.delivery.outcomes import Job, SenderConfig, log_result, result_for
+from bot.ops import metrics
 
 __all__ = ["Sender", "SenderConfig"]
 from bot.delivery.render import Alert, render_alert

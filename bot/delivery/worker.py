@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from bot.db import migrate
     from bot.db.engine import make_engine
-    from bot.logs import setup_logging
+    from bot.ops.logs import setup_logging
 
     setup_logging(settings.log_level, secrets=[token, token.partition(":")[2]])
     try:

@@ -22,7 +22,7 @@ from bot.feeds.fetcher import FetchError, FetchResult, host_of, next_poll_delay
 from bot.feeds.identity import hide_credentials
 from bot.feeds.opml import OpmlFeed, export_opml, parse_opml
 from bot.feeds.parser import FeedParseError, ParsedFeed
-from bot.watcher import MAX_DELAY_SECONDS, FeedWatcher
+from bot.ingest.watcher import MAX_DELAY_SECONDS, FeedWatcher
 
 T = TypeVar("T")
 

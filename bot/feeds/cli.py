@@ -6,7 +6,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.alerts import TopicCache
 from bot.config import Settings
 from bot.db import migrate
 from bot.db.engine import make_engine
@@ -22,7 +21,8 @@ from bot.feeds.admin import (
 )
 from bot.feeds.identity import hide_credentials
 from bot.feeds.opml import MAX_OPML_BYTES, OpmlError
-from bot.watcher import FeedWatcher
+from bot.ingest.alerts import TopicCache
+from bot.ingest.watcher import FeedWatcher
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2

@@ -10,12 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.articles import ArticlePages, StorySummarizer
 from bot.config import Settings
 from bot.delivery.render import Alert, render_alert
 from bot.feeds.fetcher import FetchError, build_client, fetch
 from bot.feeds.parser import FeedParseError, ParsedEntry, parse_feed
-from bot.watcher import PER_HOST_FETCHES, HostSlots, fetch_limits
+from bot.ingest.articles import ArticlePages, StorySummarizer
+from bot.ingest.watcher import PER_HOST_FETCHES, HostSlots, fetch_limits
 
 PREVIEW_ENTRIES = 5
 

@@ -24,8 +24,8 @@ from bot.feeds.admin import (
 from bot.feeds.identity import hide_credentials
 from bot.feeds.opml import MAX_OPML_BYTES, OpmlError
 from bot.handlers.commands import command_text, reply
+from bot.ingest.watcher import NotifyAdmins
 from bot.state import AppState, Context, door, state
-from bot.watcher import NotifyAdmins
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.engine import Engine
 
-from bot import metrics
+from bot.ops import metrics
 
 log = logging.getLogger(__name__)
 

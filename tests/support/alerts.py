@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 from bot.db import repo
 from bot.db.engine import session_scope
 from bot.db.models import Chat, Entry, Subscription, Topic
-from tests.fakes.bot_process import bot_env
-from tests.fakes.telegram_api import FakeTelegram
+from tests.support.bot_process import bot_env
+from tests.support.telegram_api import FakeTelegram
 
 
 def queue_alert(engine: Engine, chats: Sequence[int], *, word: str, title: str) -> None:

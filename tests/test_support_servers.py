@@ -13,7 +13,13 @@ from typing import Any
 import feedparser
 import httpx
 import pytest
-from fakes import (
+from hypothesis import given
+from hypothesis import strategies as st
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
+from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
+
+from tests.support import (
     EntityParseError,
     FakeTelegram,
     FeedRequest,
@@ -23,11 +29,6 @@ from fakes import (
     parse_html,
     rss,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
-from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
 PRIVATE = 4242
 GROUP = -1001234567890

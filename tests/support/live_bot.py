@@ -20,8 +20,8 @@ from bot.app import build_application
 from bot.config import get_settings
 from bot.db import migrate
 from bot.db.engine import make_engine
-from tests.fakes.feed_server import FeedServer, rss
-from tests.fakes.telegram_api import CallbackAnswer, FakeTelegram, MessageEdit, SentMessage
+from tests.support.feed_server import FeedServer, rss
+from tests.support.telegram_api import CallbackAnswer, FakeTelegram, MessageEdit, SentMessage
 
 WIRE = "/wire.xml"
 

@@ -84,7 +84,7 @@ def _one_line(text: str) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-05-12T14:05:03.120Z INFO bot.watcher: message key=value ...` on one line.
+    """`2026-05-12T14:05:03.120Z INFO bot.ingest.watcher: message key=value ...` on one line.
 
     An exception logged at ERROR or above carries its traceback (newlines escaped); below
     that, only its last line (`error=...`): library debug output is full of expected ones.

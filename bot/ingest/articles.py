@@ -28,7 +28,7 @@ from bot.summaries import (
 )
 
 if TYPE_CHECKING:
-    from bot.watcher import CpuPool, HostSlots
+    from bot.ingest.watcher import CpuPool, HostSlots
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from bot.db.engine import session_scope
 from bot.db.models import utcnow
 
 if TYPE_CHECKING:
-    from bot.watcher import FeedWatcher
+    from bot.ingest.watcher import FeedWatcher
 
 log = logging.getLogger(__name__)
 

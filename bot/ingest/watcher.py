@@ -26,9 +26,6 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from sqlalchemy.engine import Engine
 
-from bot import metrics
-from bot.alerts import WRITE_LOCK, NewEntry, StoreReport, TopicCache, store_entries
-from bot.articles import ArticlePages, StorySummarizer
 from bot.config import Settings
 from bot.db import feeds as feeds_db
 from bot.db import repo
@@ -45,7 +42,10 @@ from bot.feeds.fetcher import (
     next_poll_delay,
 )
 from bot.feeds.parser import FeedParseError, ParsedEntry, ParsedFeed, parse_feed
-from bot.scheduler import DueTimes
+from bot.ingest.alerts import WRITE_LOCK, NewEntry, StoreReport, TopicCache, store_entries
+from bot.ingest.articles import ArticlePages, StorySummarizer
+from bot.ingest.scheduler import DueTimes
+from bot.ops import metrics
 from bot.summaries.extractive import cut_at_clause
 
 log = logging.getLogger(__name__)

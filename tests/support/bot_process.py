@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.fakes.telegram_api import FakeTelegram
+from tests.support.telegram_api import FakeTelegram
 
 # Settings a developer's shell may carry that must not leak into a test's bot.
 _ISOLATED = ("FEEDS", "ADMIN_IDS", "DATABASE_URL", "WEBHOOK_", "METRICS_")
@@ -71,3 +72,10 @@ def running_bot(
         yield process
     finally:
         stop_bot(process)
+
+
+def feed_seeded(db_path: Path) -> bool:
+    """Tell whether the first poll of the feed has been recorded."""
+    with sqlite3.connect(db_path) as conn:
+        rows = list(conn.execute("select seeded from feed"))
+    return rows == [(1,)]

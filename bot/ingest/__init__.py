@@ -1,0 +1,1 @@
+"""Ingest: scheduling polls, one poll, article pages, storing entries and queueing alerts."""

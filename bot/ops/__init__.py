@@ -1,0 +1,1 @@
+"""Operations: health, metrics, logs, hot standby and the webhook server."""
