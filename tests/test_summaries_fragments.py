@@ -96,6 +96,10 @@ def test_sentence_edges() -> None:
         "loose-lede.html",
         "dek-heading.html",
         "jsonld-body.html",
+        "open-lede.html",
+        "timeline-lede.html",
+        "hashtag-lede.html",
+        "caption-first.html",
     ],
 )
 def test_page_summaries_are_never_fragments(name: str) -> None:
