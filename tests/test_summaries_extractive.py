@@ -144,6 +144,17 @@ def test_cut_never_splits_a_word() -> None:
     assert all(word == "extraordinarily" for word in cut.removesuffix("…").split())
 
 
+def test_a_cut_never_ends_on_a_word_no_clause_ends_with() -> None:
+    # The last clause boundary in the budget comes right after "the": "and the" go too.
+    sentence = (
+        "Crews will replace the pipes under the old market square and the — as residents "
+        "call it — crooked lane behind the station over the next two summers."
+    )
+    cut = cut_at_clause(sentence, 80)
+    assert cut == "Crews will replace the pipes under the old market square…"
+    assert not is_fragment(cut)
+
+
 def test_text_without_punctuation_gets_a_sensible_cut() -> None:
     words = ["Word0", *(f"word{n}" for n in range(1, 200))]
     text = " ".join(words)

@@ -31,6 +31,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
         "أعلنت الهيئة افتتاح مبنى جديد في المطار.",
         "一座跨江大桥5日正式通车。全长12.6公里。",
         "The council approved the plan, which adds 14 bus routes and extends…",
+        # A first paragraph the page left open, closed after its last clause.
+        "The Latest on the derailment near Millbrook (all times local)… Crews worked all night.",
         "Visitors left glowing reviews of the show! 🙂",
         "Staying on the Moon is another matter. Why?",
         "",
@@ -59,6 +61,10 @@ def test_whole_summaries_are_not_fragments(summary: str) -> None:
         # "…" after a comma or a space is not a clause cut.
         ("The council approved the plan, …", "ends mid"),
         ("The council approved the plan …", "ends mid"),
+        # "…" after a word no clause ends with: the sentence was cut, not a clause ended.
+        ("The council approved the plan, which adds 14 routes to the…", "ends mid"),
+        ("The council approved the plan and…", "ends mid"),
+        ("Der Rat hat den Plan der…", "ends mid"),
     ],
 )
 def test_fragments_say_what_is_wrong(summary: str, problem: str) -> None:
@@ -90,6 +96,10 @@ def test_sentence_edges() -> None:
         "loose-lede.html",
         "dek-heading.html",
         "jsonld-body.html",
+        "open-lede.html",
+        "timeline-lede.html",
+        "hashtag-lede.html",
+        "caption-first.html",
     ],
 )
 def test_page_summaries_are_never_fragments(name: str) -> None:

@@ -76,6 +76,35 @@ def page_html(name: str) -> str:
             "The city opened 42 cooling centers on Monday",
             ["enable JavaScript", "<p>"],
         ),
+        (
+            # A first paragraph without a full stop opens the summary, closed with "…";
+            # a later open paragraph is never used.
+            "open-lede.html",
+            "Harbor City have this morning paid the £48million release fee to secure the "
+            "signing of Brenner Vale striker Tomas Okwu on a five-year contract… Okwu will",
+            ["The fee breaks", "Tags"],
+        ),
+        (
+            # A first paragraph ending with a colon introduces a timeline; the times and
+            # rules between its entries are left out.
+            "timeline-lede.html",
+            "The Latest on a freight train that left the tracks near a river crossing in "
+            "northern Oregon (all times local)… Crews have pulled",
+            ["9 p.m.", "___", "MILLBROOK"],
+        ),
+        (
+            # Hashtags and a handle after the lede's last sentence are dropped, not the lede.
+            "hashtag-lede.html",
+            "After three months of tasting, arguing and tasting again, our spring menu "
+            "finally arrives on Friday",
+            ["#", "@bramblekitchen"],
+        ),
+        (
+            # A caption-shaped line right below a picture is not taken for an open lede.
+            "caption-first.html",
+            "Nevada Governor Rosa Alvarado signed an order on Wednesday",
+            ["waves to supporters"],
+        ),
     ],
 )
 def test_summary_opens_with_the_lede_and_leaves_furniture_out(
@@ -257,3 +286,154 @@ def test_dom_paragraphs_split_at_blocks_and_breaks_and_skip_furniture() -> None:
     assert head.heading and not loose.heading
     assert loose.loose and more.loose and tail.loose and not paragraph.loose
     assert loose.container == more.container == paragraph.container == tail.container
+
+
+OPEN = (
+    "Ferries between the mainland and Kellan Island are running again this morning after "
+    "three days without a crossing"
+)
+
+
+def open_page(*, opening: DomParagraph, before: tuple[Block, ...] = ()) -> Page:
+    """Return a page whose first paragraph is OPEN, with its visible paragraphs."""
+    paragraphs = (
+        DomParagraph("Ferry service resumes after storm", container=1, heading=True),
+        opening,
+        DomParagraph(SECOND, container=3, heading=False),
+    )
+    return make_page([*before, block(OPEN), block(SECOND)], paragraphs=paragraphs)
+
+
+def test_a_first_paragraph_left_open_is_the_lede_when_it_sits_in_the_body() -> None:
+    page = open_page(opening=DomParagraph(OPEN, container=3, heading=False, loose=True))
+    assert story_paragraphs(page) == [f"{OPEN}…", SECOND]
+    # Notes, short labels and furniture before it are passed over.
+    before = (
+        block("Editor's note: times are local.", emphasized=True),
+        block("Kellan Island, Wednesday"),
+        block("Already a subscriber? Log in to continue reading."),
+    )
+    opening = DomParagraph(OPEN, container=3, heading=False)
+    assert story_paragraphs(open_page(opening=opening, before=before)) == [f"{OPEN}…", SECOND]
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        # Right below a picture in its own container: a caption.
+        DomParagraph(OPEN, container=3, heading=False, pictures=frozenset({1, 3})),
+        # In a container of its own (a caption box, a standfirst), apart from the body.
+        DomParagraph(OPEN, container=2, heading=False),
+        # Not found in the page's visible text.
+        DomParagraph("Timetables and fares", container=3, heading=False),
+    ],
+)
+def test_an_open_paragraph_outside_the_body_is_not_the_lede(opening: DomParagraph) -> None:
+    assert story_paragraphs(open_page(opening=opening)) == [SECOND]
+
+
+def test_an_open_paragraph_after_other_text_is_not_the_lede() -> None:
+    torn = block("Island. A preview of the timetable was shared with season ticket holders.")
+    opening = DomParagraph(OPEN, container=3, heading=False)
+    assert story_paragraphs(open_page(opening=opening, before=(torn,))) == [SECOND]
+
+
+def test_dom_paragraphs_mark_lines_right_below_a_picture_and_what_holds_them() -> None:
+    root = lxml_html.fromstring(
+        "<html><body><header><figure><img src='a.jpg'></figure></header>"
+        "<div class='body'><p>First line below the header.</p>"
+        "<p><img src='b.jpg'></p><p>Caption below a picture</p><p>Text after it.</p>"
+        "<figure><img src='c.jpg'><figcaption>Own caption</figcaption></figure>"
+        "<p>Text after a captioned figure.</p>"
+        "<div class='pic'><img src='d.jpg'></div>Loose line below a picture<br>"
+        "</div></body></html>"
+    )
+    found = dom_paragraphs(root)
+    below = {p.text: p.below_picture for p in found}
+    assert below == {
+        "First line below the header.": False,
+        "Caption below a picture": True,
+        "Text after it.": False,
+        "Text after a captioned figure.": False,
+        "Loose line below a picture": True,
+    }
+    first, *_, loose = found
+    assert first.within[-1] == first.container == loose.container
+    assert loose.within[:-1] and all(n < loose.container for n in loose.within[:-1])
+
+
+FERRIES = (
+    "Ferries between the mainland and Kellan Island are running again this morning after "
+    "three days without a crossing"
+)
+OPERATOR = (
+    "The operator said the first crossing left on time at six and carried about 200 "
+    "passengers and forty cars."
+)
+REPAIRS = (
+    "Repairs to the main pier will take another month, and the evening crossings stay "
+    "cancelled until then."
+)
+
+
+def ferry_page(body: str) -> str:
+    """Return a small article page around the given body markup."""
+    return (
+        "<html><head><title>Ferries run again</title></head><body>"
+        "<div class='top'><a href='/'>Island Courier</a></div><article><h1>Ferries run again</h1>"
+        f"<div class='meta'>By Jo Hale</div>{body}</article></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "opens_left_open"),
+    [
+        (f"<div class='b'><p>{FERRIES}</p><p>{OPERATOR}</p><p>{REPAIRS}</p></div>", True),
+        (f"<div class='b'>{FERRIES}<br><br>{OPERATOR}<br><br>{REPAIRS}</div>", True),
+        (
+            f"<div class='b'><div>{FERRIES}</div><div><br></div><div>{OPERATOR}</div>"
+            f"<div>{REPAIRS}</div></div>",
+            True,
+        ),
+        # A timeline's entries, each in a box inside the body.
+        (
+            f"<div class='b'><p>{FERRIES}:</p><div class='e'><p>9 a.m.</p><p>{OPERATOR}</p>"
+            f"</div><div class='e'><p>{REPAIRS}</p></div></div>",
+            True,
+        ),
+        # A picture above the body, outside its container, is no caption's.
+        (
+            f"<figure><img src='h.jpg'></figure><div class='b'><p>{FERRIES}</p><p>{OPERATOR}</p>"
+            f"<p>{REPAIRS}</p></div>",
+            True,
+        ),
+        # Right below a picture: a caption.
+        (
+            f"<div class='b'><p><img src='a.jpg'></p><p>{FERRIES}</p><p>{OPERATOR}</p>"
+            f"<p>{REPAIRS}</p></div>",
+            False,
+        ),
+        (
+            f"<div class='b'><div class='s'><a href='a.jpg'><img src='a.jpg'></a></div>"
+            f"<div>{FERRIES}</div><div>{OPERATOR}</div><div>{REPAIRS}</div></div>",
+            False,
+        ),
+        # In a box of its own beside the body: a standfirst or a caption box.
+        (
+            f"<div class='s'><p>{FERRIES}</p></div><div class='b'><p>{OPERATOR}</p>"
+            f"<p>{REPAIRS}</p></div>",
+            False,
+        ),
+        (
+            f"<div class='b'><div class='p'><img src='a.jpg'></div><div class='c'>{FERRIES}"
+            f"</div><p>{OPERATOR}</p><p>{REPAIRS}</p></div>",
+            False,
+        ),
+    ],
+)
+def test_a_first_paragraph_left_open_opens_the_summary_only_from_the_body(
+    body: str, opens_left_open: bool
+) -> None:
+    summary = summarize_html(ferry_page(body))
+    expected = f"{FERRIES}… {OPERATOR}" if opens_left_open else OPERATOR
+    assert summary.startswith(expected), summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from bot.summaries.fragments import ends_like_sentence
 from bot.summaries.lang import word_set
 from bot.summaries.sentences import (
     BLANK_LINE_RE,
@@ -147,6 +148,10 @@ _TERMINAL_ANYWHERE_RE = re.compile(r"[.!?…。！？؟](?:[\"'”’»)\]]*)(?:
 
 _CRUMB_SPLIT_RE = re.compile(r"\s*[›»>|/•·]\s*")
 
+# Hashtags and handles after the last sentence: "… all week. #SpringMenu @harborcafe"
+_TRAILING_TAGS_RE = re.compile(r"(?:\s+[#@]\w+)+\s*$")
+_TAG_TAIL_CHARS = 300
+
 
 def _split_names(names: str) -> list[str]:
     """Split a "|"-separated list of names."""
@@ -252,6 +257,18 @@ def is_breadcrumb(text: str) -> bool:
     return len(parts) >= 3 and all(len(p.split()) <= 4 for p in parts)
 
 
+def strip_trailing_tags(text: str) -> str:
+    """Drop hashtags and handles trailing a finished sentence; they are not part of it."""
+    tail = text[-_TAG_TAIL_CHARS:]
+    if "#" not in tail and "@" not in tail:
+        return text
+    match = _TRAILING_TAGS_RE.search(text, max(len(text) - _TAG_TAIL_CHARS, 0))
+    if match is None:
+        return text
+    head = text[: match.start()]
+    return head if ends_like_sentence(head) else text
+
+
 def is_clutter(text: str) -> bool:
     """Tell whether a line or sentence is page clutter rather than story."""
     return (
@@ -348,7 +365,7 @@ def clean_paragraphs(text: str) -> Iterator[str]:
     # works when the text has full stops at all.
     has_prose = _TERMINAL_ANYWHERE_RE.search(text) is not None
     for paragraph in _paragraphs_without_clutter_lines(text):
-        paragraph = strip_dateline(strip_flat_head(paragraph))
+        paragraph = strip_trailing_tags(strip_dateline(strip_flat_head(paragraph)))
         if not paragraph or is_clutter(paragraph) or (has_prose and _is_heading(paragraph)):
             continue
         yield paragraph

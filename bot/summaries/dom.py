@@ -9,7 +9,7 @@ element that holds it, so the lede can be found again next to what was extracted
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lxml import etree
 
@@ -88,6 +88,8 @@ _BLOCKS = frozenset(
         "fieldset",
     ]
 )
+# Pictures: a line right below one, in the same container, may be its caption.
+_VISUALS = frozenset(["img", "picture", "figure", "video", "svg", "iframe", "embed", "object"])
 # Blocks that hold other blocks: text written straight into one of them is "loose".
 _CONTAINERS = frozenset(["body", "main", "article", "section", "div", "header", "td", "center"])
 _SPACES_RE = re.compile(r"\s+")
@@ -104,6 +106,16 @@ class DomParagraph:
     heading: bool
     # Written straight into a container rather than in a <p>, <li> or heading.
     loose: bool = False
+    # The numbers of the block elements it sits in, outermost first, ending with container.
+    within: tuple[int, ...] = ()
+    # The numbers of the elements holding a picture shown between the paragraph before
+    # and this one.
+    pictures: frozenset[int] = frozenset()
+
+    @property
+    def below_picture(self) -> bool:
+        """Tell whether a picture sits right above it in its own container (as for a caption)."""
+        return self.container in self.pictures
 
 
 class _Collector:
@@ -112,22 +124,27 @@ class _Collector:
     def __init__(self) -> None:
         self.paragraphs: list[DomParagraph] = []
         self.parts: list[str] = []
-        self.container = 0
-        self.heading = False
-        self.loose = False
+        self.started: DomParagraph | None = None
+        self.pictures: frozenset[int] = frozenset()
 
-    def add(self, text: str | None, container: int, heading: bool, loose: bool) -> None:
+    def picture(self, holders: list[int]) -> None:
+        if not self.parts:
+            self.pictures = self.pictures.union(holders)
+
+    def add(self, text: str | None, holders: list[int], heading: bool, loose: bool) -> None:
         if text and not text.isspace():
             if not self.parts:
-                self.container, self.heading, self.loose = container, heading, loose
+                within = tuple(h for i, h in enumerate(holders) if not i or holders[i - 1] != h)
+                container = within[-1] if within else 0
+                self.started = DomParagraph("", container, heading, loose, within, self.pictures)
+                self.pictures = frozenset()
             self.parts.append(text)
 
     def flush(self) -> None:
-        if self.parts:
+        if self.parts and self.started is not None:
             text = _SPACES_RE.sub(" ", "".join(self.parts)).strip()
             if text:
-                paragraph = DomParagraph(text, self.container, self.heading, self.loose)
-                self.paragraphs.append(paragraph)
+                self.paragraphs.append(replace(self.started, text=text))
         self.parts = []
 
 
@@ -135,6 +152,16 @@ def _tag(element: etree._Element) -> str:
     """Return an element's lowercase tag name, or "" for comments and processing instructions."""
     tag = element.tag
     return tag.lower() if isinstance(tag, str) else ""
+
+
+def _is_picture(tag: str, element: etree._Element) -> bool:
+    """Tell whether an element shows a picture whose caption may be the next line.
+
+    A figure with a figcaption carries its own caption.
+    """
+    if tag not in _VISUALS:
+        return False
+    return tag != "figure" or element.find(".//figcaption") is None
 
 
 def dom_paragraphs(root: etree._Element) -> list[DomParagraph]:
@@ -155,6 +182,8 @@ def dom_paragraphs(root: etree._Element) -> list[DomParagraph]:
             if not tag or tag in _SKIPPED:
                 if block:
                     collector.flush()
+                if _is_picture(tag, element):
+                    collector.picture(holders)
                 walker.skip_subtree()
                 holders.append(holders[-1] if holders else 0)
                 inner.append(inner[-1] if inner else "")
@@ -166,11 +195,13 @@ def dom_paragraphs(root: etree._Element) -> list[DomParagraph]:
                 holders.append(parent if tag == "p" else blocks)
                 inner.append(tag)
             else:
+                if _is_picture(tag, element):
+                    collector.picture(holders)
                 holders.append(holders[-1] if holders else 0)
                 inner.append(inner[-1] if inner else "")
             if tag == "h1":
                 headings += 1
-            collector.add(element.text, holders[-1], headings > 0, inner[-1] in _CONTAINERS)
+            collector.add(element.text, holders, headings > 0, inner[-1] in _CONTAINERS)
             continue
         holders.pop()
         inner.pop()
@@ -178,7 +209,6 @@ def dom_paragraphs(root: etree._Element) -> list[DomParagraph]:
             headings -= 1
         if block:
             collector.flush()
-        holder = holders[-1] if holders else 0
-        collector.add(element.tail, holder, headings > 0, bool(inner) and inner[-1] in _CONTAINERS)
+        collector.add(element.tail, holders, headings > 0, bool(inner) and inner[-1] in _CONTAINERS)
     collector.flush()
     return collector.paragraphs

@@ -12,8 +12,13 @@ from bot.summaries.clutter import (
     strip_dateline,
 )
 from bot.summaries.extract import extract_page
-from bot.summaries.fragments import sentence_problem, starts_like_sentence
-from bot.summaries.lang import CJK_RE, word_set
+from bot.summaries.fragments import (
+    ELLIPSIS,
+    ends_mid_clause,
+    sentence_problem,
+    starts_like_sentence,
+)
+from bot.summaries.lang import CJK_RE
 from bot.summaries.lede import skips_lede, tokens
 from bot.summaries.selection import Candidate, choose_sentences, word_weights
 from bot.summaries.sentences import (
@@ -24,7 +29,6 @@ from bot.summaries.sentences import (
 )
 
 DEFAULT_MAX_CHARS = 400
-ELLIPSIS = "…"
 
 # Windows a little longer than the budget: a sentence that fills a whole
 # window is too long for the budget anyway, and cut at a clause.
@@ -38,10 +42,15 @@ _MIN_CLAUSE_SHARE = 0.4
 _WIDE_STOPS = frozenset("。！？」』”）")
 _CLAUSE_RE = re.compile(r"[,;:，、；：]\s?|\s(?:--|—|–|-)\s|\s\(|\s\[")
 _TRAILING_JUNK_RE = re.compile(r"[\s,;:—–\-(\[\"'“‘«]+$")
-_DANGLING_WORDS = word_set(
-    "a an the and or but of to in on at for with by from that as is was "
-    "der die das und oder von zu im el la los las y o de del en que"
-)
+
+
+def _without_dangling_end(head: str) -> str:
+    """Drop trailing punctuation and words no clause ends with ("the", "of", "and")."""
+    while True:
+        head = _TRAILING_JUNK_RE.sub("", head)
+        if " " not in head or not ends_mid_clause(head):
+            return head
+        head = head.rsplit(" ", 1)[0]
 
 
 def _cut_words(text: str, limit: int) -> str:
@@ -49,11 +58,7 @@ def _cut_words(text: str, limit: int) -> str:
     head = text[: limit + 1]
     space = head.rfind(" ")
     if space > 0 and not CJK_RE.search(head[space - 1 : space + 2]):
-        head = head[:space]
-        words = head.split()
-        while len(words) > 1 and words[-1].lower() in _DANGLING_WORDS:
-            words.pop()
-        return " ".join(words)
+        return _without_dangling_end(head[:space])
     # No space to cut at (Chinese, Japanese or one giant token).
     return head[:limit]
 
@@ -68,7 +73,7 @@ def cut_at_clause(sentence: str, max_chars: int) -> str:
         if match.start() <= limit:
             best = match.start()
     head = sentence[:best] if best >= max_chars * _MIN_CLAUSE_SHARE else _cut_words(sentence, limit)
-    head = _TRAILING_JUNK_RE.sub("", head)
+    head = _without_dangling_end(head)
     return f"{head}{ELLIPSIS}" if head else ""
 
 

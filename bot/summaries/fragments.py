@@ -9,7 +9,8 @@ A summary is whole when every one of its sentences
 - ends with sentence punctuation (. ! ? and their CJK, Arabic and Indic forms, maybe followed
   by a closing quote or bracket) that does not follow a comma, colon or dash (", ." is what
   is left when a list or quote was cut out), or trails off with "…" right after a word or a
-  closing quote, as a sentence cut after a clause does (never after a comma or a space).
+  closing quote, as a sentence cut after a clause does (never after a comma or a space, nor
+  after a word no clause ends with, such as "the", "of" or "and").
 Emoji after the final punctuation are allowed ("today! 🙂"). A sentence opening with a quote
 mark and a space begins with the previous one's closing quote.
 """
@@ -19,10 +20,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.summaries.lang import UNSPACED_RE
+from bot.summaries.lang import UNSPACED_RE, word_set
 from bot.summaries.sentences import split_sentences
 
 ELLIPSIS = "…"
+# Words no clause ends with: text that stops after one stops mid-clause.
+DANGLING_WORDS = word_set(
+    "a an the of to in on at for with by from and or but as that which who whose whom is are "
+    "was were be been has have had will would can could its their his her our your my this "
+    "der die das und oder von zu im mit el la los las y o de del en que le les des et du au"
+)
 
 _OPENERS = "\"'“‘«„‚([¿¡—–-*• "
 _CLOSERS = "\"'”’»)]"
@@ -32,6 +39,7 @@ _SYMBOLS = frozenset(("So", "Sk", "Cf", "Mn"))
 # A capital inside the first word: "iPhone", "eBay", "iOS".
 _CAMEL_RE = re.compile(r"^[a-z]+[A-Z]")
 _WORD_RE = re.compile(r"[^\W_]+")
+_LAST_WORD_RE = re.compile(r"([^\W_]+)\W*$")
 # A quote mark and a space: the closing quote of the sentence before, torn off with this one.
 _STRAY_QUOTE_RE = re.compile(r"^[\"”’»]\s")
 # "according to the lawyer, ." or "including: ." : a list or quote was cut out after the clause.
@@ -75,12 +83,20 @@ def ends_like_sentence(text: str) -> bool:
     return bool(core) and core[-1] in _TERMINALS
 
 
+def ends_mid_clause(text: str) -> bool:
+    """Tell whether text stops on a word no clause ends with ("the", "of", "and")."""
+    match = _LAST_WORD_RE.search(text[-80:])
+    return match is not None and match.group(1).lower() in DANGLING_WORDS
+
+
 def ends_after_clause(text: str) -> bool:
-    """Tell whether text trails off with "…" right after a word, not after a comma or space."""
+    """Tell whether text trails off with "…" right after a clause, not a comma, space or "the"."""
     if not text.endswith(ELLIPSIS):
         return False
     before = text[: -len(ELLIPSIS)]
-    return bool(before) and (before[-1].isalnum() or before[-1] in _CLOSERS + _TERMINALS)
+    if not before or not (before[-1].isalnum() or before[-1] in _CLOSERS + _TERMINALS):
+        return False
+    return not ends_mid_clause(before)
 
 
 def _too_short(sentence: str) -> bool:

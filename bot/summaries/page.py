@@ -19,8 +19,7 @@ from lxml import etree
 from trafilatura.utils import load_html
 
 from bot.summaries.dom import DomParagraph, dom_paragraphs
-from bot.summaries.fragments import ends_like_sentence
-from bot.summaries.lang import word_set
+from bot.summaries.fragments import DANGLING_WORDS, ends_like_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +32,6 @@ _ARTICLE_TYPES = re.compile(r"article|posting|report|blog", re.IGNORECASE)
 _MIN_TEXT_CHARS = 40
 _JSON_LD_MAX_CHARS = 500_000
 
-# Words no sentence ends with: a line break after one is inside a sentence.
-_DANGLING = word_set(
-    "a an the of to in on at for with by from and or but as that which who whose whom is are "
-    "was were be been has have had will would can could its their his her our your my this "
-    "der die das und oder von zu im mit el la los las y de del en que le les des et du au"
-)
 # trafilatura's XML elements for the kinds of block kept (list items are read from lists).
 _KINDS = frozenset(("p", "head", "quote", "code"))
 
@@ -88,7 +81,7 @@ def _continues(line: str, following: str) -> bool:
     if ends_like_sentence(line):
         return False
     last = line.rsplit(" ", 1)[-1].lower()
-    return following[:1].islower() or last in _DANGLING or line.endswith(",")
+    return following[:1].islower() or last in DANGLING_WORDS or line.endswith(",")
 
 
 def _lines(kind: str, element: etree._Element) -> Iterator[Block]:

@@ -3,6 +3,9 @@
 The lede is the first prose paragraph of the article (whole sentences, not furniture, not
 a heading, a list item or an all-italic note). Structure decides which that is:
 - blocks before the page's own headline (a sidebar, a teaser for another story) are not it;
+- a first paragraph the page left open (no full stop, or a colon before a timeline or a
+  list) is the lede, closed with "…", when it reads as prose and sits in the article's body
+  with the paragraph after it, not right below a picture (where a caption goes);
 - an extractor can lose a lede written as loose text in the article's container (not in a
   `<p>`); it is found again in the page's visible text, just before the first extracted
   paragraph and in the same container;
@@ -13,8 +16,9 @@ a heading, a list item or an all-italic note). Structure decides which that is:
   description when the description is the same paragraph without it;
 - with no prose extracted, the JSON-LD articleBody, else the visible prose paragraphs after
   the headline, else a complete description is the story.
-A description that merely matches some paragraph is no evidence: it is as often the
-standfirst. Every paragraph stays a paragraph of its own: nothing from two blocks is joined.
+Hashtags and handles after a block's last sentence are dropped first. A description that
+merely matches some paragraph is no evidence: it is as often the standfirst. Every
+paragraph stays a paragraph of its own: nothing from two blocks is joined.
 """
 
 from __future__ import annotations
@@ -22,22 +26,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bot.summaries.clutter import is_clutter
+from bot.summaries.clutter import strip_trailing_tags
 from bot.summaries.dom import DomParagraph
-from bot.summaries.fragments import (
-    ends_like_sentence,
-    sentence_problem,
-    starts_like_sentence,
-)
+from bot.summaries.fragments import ends_like_sentence
 from bot.summaries.furniture import furniture_kind, is_stat_list
-from bot.summaries.lang import UNSPACED_RE
 from bot.summaries.lede import leans_on_previous, repeats_headline, tokens
 from bot.summaries.page import Block, Page
-from bot.summaries.sentences import split_sentences
+from bot.summaries.prose import close_open_prose, is_prose, long_enough
 
-# A lede has at least this many words (or characters, in scripts written without spaces).
-_MIN_LEDE_WORDS = 8
-_MIN_LEDE_CHARS_UNSPACED = 20
 # Words a paragraph must share with the description's opening to be the paragraph it shows.
 _ANCHOR_WORDS = 6
 # Characters of a block's head used to find it in the page's visible text.
@@ -50,25 +46,6 @@ _STAT_LINE_WORDS = 6
 _DIGIT_RE = re.compile(r"\d")
 _TRUNCATED_RE = re.compile(r"(?:\.\.\.|…|\[…\]|\[\.\.\.\])\s*$")
 _SPACES_RE = re.compile(r"\s+")
-
-
-def _long_enough(text: str) -> bool:
-    """Tell whether text is long enough to be a lede."""
-    if UNSPACED_RE.search(text) and " " not in text.strip():
-        return len(text) >= _MIN_LEDE_CHARS_UNSPACED
-    return len(text.split()) >= _MIN_LEDE_WORDS
-
-
-def is_prose(text: str) -> bool:
-    """Tell whether a paragraph reads as story prose: whole sentences, none of them clutter."""
-    if not (_long_enough(text) and starts_like_sentence(text) and ends_like_sentence(text)):
-        return False
-    if furniture_kind(text):
-        return False
-    sentences = split_sentences(text[:1500])
-    if not sentences or sentence_problem(sentences[0]) or is_clutter(sentences[0]):
-        return False
-    return sum(1 for s in sentences if is_clutter(s)) * 2 < len(sentences)
 
 
 def _opening(text: str) -> list[str]:
@@ -87,10 +64,10 @@ def _anchors(page: Page) -> list[str]:
     anchors: list[str] = []
     if page.article_body:
         for paragraph in page.article_body.split("\n\n"):
-            if _long_enough(paragraph):
+            if long_enough(paragraph):
                 anchors.append(paragraph)
                 break
-    if page.description and _long_enough(page.description):
+    if page.description and long_enough(page.description):
         anchors.append(page.description)
     return anchors
 
@@ -255,10 +232,73 @@ def _without_extraction(page: Page) -> list[str]:
     return []
 
 
+def _same_body(first: DomParagraph, then: DomParagraph) -> bool:
+    """Tell whether a paragraph and the one after it belong to one body of text.
+
+    They do when they share a container, when the next one sits deeper inside the first
+    one's container (entries of a timeline, each in a box of its own), or when both are
+    loose lines, each in a wrapper of its own, side by side. A caption box or a standfirst
+    beside the body is none of these. A picture right above the paragraph, in its own
+    container or (for a line in a wrapper) in the container around the wrapper, makes it
+    a caption.
+    """
+    if first.heading or first.below_picture:
+        return False
+    if first.container == then.container or first.container in then.within:
+        return True
+    parent = first.within[:-1]
+    return (
+        first.loose
+        and then.loose
+        and bool(parent)
+        and parent == then.within[:-1]
+        and parent[-1] not in first.pictures
+    )
+
+
+def _in_body(page: Page, text: str, following: Sequence[Block]) -> bool:
+    """Tell whether a block sits in the article's body on the page, with the block after it.
+
+    Both must be found in the page's visible text, in that order (see _same_body).
+    """
+    paragraphs = page.paragraphs
+    position = _find(paragraphs, text)
+    after = next((b.text for b in following if b.kind == "p"), None)
+    if position < 0 or after is None:
+        return False
+    found = _find(paragraphs[position + 1 :], after)
+    return found >= 0 and _same_body(paragraphs[position], paragraphs[position + 1 + found])
+
+
+def _open_lede(page: Page, blocks: Sequence[Block], lede: int) -> tuple[int, str] | None:
+    """Find a first paragraph the page left open, before the first whole-sentence one.
+
+    It is the first block of the main text long enough to be a lede (headings, notes and
+    furniture before it are passed over), it reads as prose ending without a full stop or
+    with a colon (prose.py), and it sits in the article's body. Returns its index and its
+    text closed with "…".
+    """
+    for index, block in enumerate(blocks[:lede]):
+        if block.kind == "head" or block.emphasized or furniture_kind(block.text):
+            continue
+        if not long_enough(block.text):
+            continue
+        closed = close_open_prose(block.text) if block.kind == "p" else None
+        if closed is None or not _in_body(page, block.text, blocks[index + 1 :]):
+            return None
+        return index, closed
+    return None
+
+
+def _without_tags(blocks: Sequence[Block]) -> list[Block]:
+    """Return the blocks with hashtags and handles after their last sentence dropped."""
+    return [Block(b.kind, strip_trailing_tags(b.text), b.emphasized) for b in blocks]
+
+
 def story_paragraphs(page: Page) -> list[str]:
     """Return the story's paragraphs from its lede on, without page furniture."""
     anchors = _anchors(page)
-    blocks = _without_stat_runs(_after_headline(list(page.blocks), page.title))
+    blocks = _without_stat_runs(_after_headline(_without_tags(page.blocks), page.title))
     lede = next(
         (
             i
@@ -269,6 +309,10 @@ def story_paragraphs(page: Page) -> list[str]:
     )
     if lede is None:
         return _without_extraction(page) or _story_blocks(blocks)
+    opened = _open_lede(page, blocks, lede)
+    if opened is not None:
+        index, closed = opened
+        return [closed, *_story_blocks(blocks[index + 1 :])]
     found = _lost_lede(page, blocks[lede].text) or _described_lede(page, blocks[lede].text, anchors)
     if found:
         return found + ([] if len(found) > 1 else _story_blocks(blocks[lede:]))
