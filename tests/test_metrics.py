@@ -21,6 +21,7 @@ from bot.db.engine import make_engine, session_scope
 from bot.db.models import Broadcast, Chat, Delivery, Entry, Feed
 from bot.ops import metrics
 from bot.ops.health import MIN_STALE_SECONDS, InstanceStatus, OpsServer, assess
+from bot.services.stats import scrape_registry
 from tests.support.bot_process import bot_env, commands_registered, feed_seeded, running_bot
 from tests.support.feed_server import FeedServer, rss
 from tests.support.telegram_api import FakeTelegram
@@ -206,7 +207,7 @@ def test_database_gauges(sqlite_engine: Engine) -> None:
                 ),
             ]
         )
-    found = samples(_scrape(metrics.scrape_registry(sqlite_engine)))
+    found = samples(_scrape(scrape_registry(sqlite_engine)))
     assert found["newsbot_database_up"] == 1
     assert found["newsbot_queue_depth"] == 2
     assert found["newsbot_queue_due"] == 1

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.handlers.guard import SLOW_DOWN, AdminCache, RateWindow, Verdict
+from bot.handlers.admins import AdminCache
+from bot.handlers.guard import SLOW_DOWN, RateWindow, Verdict
 from tests.support.live_bot import live_bot
 
 

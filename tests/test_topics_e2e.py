@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.db import repo
+from bot.db import subscriptions
 from bot.db.engine import session_scope
 from bot.topics import parse_query
 from bot.topics.catalog import DEFAULT_CATALOG, find_entry
@@ -146,9 +146,9 @@ async def test_query_forms_and_refusals(tmp_path: Path) -> None:
 
         # The per-chat limit: say so and point to /topics.
         with session_scope(bot.engine) as session:
-            for n in range(repo.MAX_TOPICS_PER_CHAT - 1):
+            for n in range(subscriptions.MAX_TOPICS_PER_CHAT - 1):
                 q = parse_query(f"filler{n}")
-                repo.subscribe(
+                subscriptions.subscribe(
                     session=session, chat_id=ALICE, canonical=q.canonical, display=q.display
                 )
         reply = await bot.ask(ALICE, "/subscribe one more", "already follows 50 topics")
