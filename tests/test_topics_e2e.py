@@ -11,7 +11,8 @@ from bot.db import subscriptions
 from bot.db.engine import session_scope
 from bot.topics import parse_query
 from bot.topics.catalog import DEFAULT_CATALOG, find_entry
-from tests.support.live_bot import live_bot, story
+from tests.support.chat_bot import chat_bot as live_bot
+from tests.support.live_bot import story
 
 ALICE = 111
 BOB = 222
