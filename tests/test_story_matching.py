@@ -36,7 +36,7 @@ async def test_a_story_matched_only_by_its_blurb_alerts_and_tests_alike(tmp_path
         news["description"] = "Valdora and its neighbour agree to lift the barriers at dawn…"
         news["content_encoded"] = ARTICLE
         bot.publish(news)
-        alert = await bot.telegram.await_message(ALICE, "Border crossings reopen", since=mark)
+        alert = await bot.message(ALICE, "Border crossings reopen", since=mark)
         assert "valdora" not in alert.plain.lower()
         (summary,) = bot.db("select summary from entry where key = 'guid:topics-2'")[0]
         assert "valdora" not in summary.lower()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -27,6 +28,8 @@ from tests.support.feed_server import FeedServer, rss
 from tests.support.live_bot import WIRE
 from tests.support.telegram_api import CallbackAnswer, FakeTelegram, MessageEdit, SentMessage
 
+T = TypeVar("T")
+
 
 @dataclass
 class ChatBot:
@@ -37,6 +40,37 @@ class ChatBot:
     items: list[dict[str, Any]] = field(default_factory=list)
     taken: int = 0  # the newest update handed to the application
     handling: set[asyncio.Task[None]] = field(default_factory=set)
+    # Waits for the stand-in block a thread each: threads of their own, so many waits at
+    # once never hold up the handlers' database work (the loop's default executor).
+    waits: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(64, thread_name_prefix="wait")
+    )
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], T | None],
+        timeout: float = 10.0,  # noqa: ASYNC109 (the wait runs in a worker thread)
+    ) -> T:
+        """Wait until predicate() is truthy (checked whenever the stand-in changes)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.waits, lambda: self.telegram.wait_for(predicate, timeout)
+        )
+
+    async def message(
+        self,
+        chat_id: int,
+        contains: str,
+        *,
+        since: int,
+        timeout: float = 10.0,  # noqa: ASYNC109 (the wait runs in a worker thread)
+    ) -> SentMessage:
+        """Wait for a message to the chat, sent after `since`, containing `contains`."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.waits,
+            lambda: self.telegram.wait_for_message(chat_id, contains, since=since, timeout=timeout),
+        )
 
     def deliver(self) -> None:
         """Hand the application every update queued since the last call, at once."""
@@ -86,7 +120,7 @@ class ChatBot:
     ) -> SentMessage:
         """Send text and wait (up to `within` seconds) for the answer containing `contains`."""
         mark = self.say(chat_id, text, **kw)
-        return await self.telegram.await_message(chat_id, contains, since=mark, timeout=within)
+        return await self.message(chat_id, contains, since=mark, timeout=within)
 
     def send_document(self, chat_id: int, **kw: Any) -> int:
         """Send a file (see FakeTelegram.send_document_update); return the mark before it."""
@@ -109,7 +143,7 @@ class ChatBot:
             data=button["callback_data"],
         )
         self.deliver()
-        answer = await tg.await_for(
+        answer = await self.wait_for(
             lambda: next(
                 (a for a in tg.callback_answers() if a.callback_query_id == query_id), None
             )
@@ -127,7 +161,7 @@ class ChatBot:
                 None,
             )
 
-        return answer, await tg.await_for(edit)
+        return answer, await self.wait_for(edit)
 
     def current(self, message: SentMessage) -> SentMessage:
         """Return the message as it is now (after edits)."""
@@ -207,3 +241,4 @@ async def chat_bot(
             if app.post_shutdown is not None:
                 await app.post_shutdown(app)
             engine.dispose()
+            bot.waits.shutdown(wait=False, cancel_futures=True)
