@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.db import chats as chats_db
 from bot.db import subscriptions
-from bot.db.engine import session_scope
 from bot.topics import parse_query
 from bot.topics.catalog import DEFAULT_CATALOG, find_entry
-from tests.support.chat_bot import ChatBot, chat_bot
+from tests.support.chat_bot import chat_bot
 from tests.support.live_bot import story
 
 ALICE = 111
@@ -41,18 +39,6 @@ def canonical(name: str) -> str:
     entry = find_entry(DEFAULT_CATALOG, name)
     assert entry is not None
     return entry.query.canonical
-
-
-def follow(bot: ChatBot, chat_id: int, *queries: str) -> None:
-    """Subscribe a chat to queries (catalog names or words), in order, straight in storage."""
-    with session_scope(bot.engine) as session:
-        chats_db.ensure_chat(session=session, chat_id=chat_id, chat_type="private", title=None)
-        for text in queries:
-            entry = find_entry(DEFAULT_CATALOG, text)
-            query = entry.query if entry is not None else parse_query(text)
-            subscriptions.subscribe(
-                session=session, chat_id=chat_id, canonical=query.canonical, display=query.display
-            )
 
 
 # 24 stories, newest first: /testtopic looks at the 20 newest only.
@@ -108,7 +94,7 @@ async def test_catalog_buttons_toggle_the_same_message(tmp_path: Path) -> None:
         await bot.message(CAROL, "Lisandra Rovers sign", since=mark, timeout=15)
 
         # /topics: catalog topics by name, a remove button each; removing edits the list.
-        follow(bot, DAVE, "World", "Sports", '"peace talks" kosovo')
+        bot.follow(DAVE, "World", "Sports", '"peace talks" kosovo')
         listing = await bot.ask(DAVE, "/topics", "This chat follows 3 topics")
         assert "World" in listing.plain and "Sports" in listing.plain
         assert 'kosovo "peace talks"' in listing.plain
@@ -173,7 +159,7 @@ async def test_query_forms_and_refusals(tmp_path: Path) -> None:
         await bot.ask(DAVE, "/unsubscribe", "Tell me which topic to drop")
 
         # The per-chat limit: say so and point to /topics.
-        follow(bot, CAROL, *(f"filler{n}" for n in range(subscriptions.MAX_TOPICS_PER_CHAT)))
+        bot.follow(CAROL, *(f"filler{n}" for n in range(subscriptions.MAX_TOPICS_PER_CHAT)))
         reply = await bot.ask(CAROL, "/subscribe one more", "already follows 50 topics")
         assert "/topics" in reply.plain
         menu = await bot.ask(CAROL, "/subscribe", "Pick your topics")

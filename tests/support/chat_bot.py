@@ -22,8 +22,11 @@ from telegram import Update
 
 from bot.app import AnyApplication, build_application
 from bot.config import get_settings
-from bot.db import migrate
-from bot.db.engine import make_engine
+from bot.db import chats as chats_db
+from bot.db import migrate, subscriptions
+from bot.db.engine import make_engine, session_scope
+from bot.topics import parse_query
+from bot.topics.catalog import DEFAULT_CATALOG, find_entry
 from tests.support.feed_server import FeedServer, rss
 from tests.support.live_bot import WIRE
 from tests.support.telegram_api import CallbackAnswer, FakeTelegram, MessageEdit, SentMessage
@@ -83,6 +86,11 @@ class ChatBot:
             task = loop.create_task(self.app.process_update(update))
             self.handling.add(task)
             task.add_done_callback(self.handling.discard)
+
+    async def handled(self) -> None:
+        """Wait until the application has handled every update handed to it."""
+        while self.handling:
+            await asyncio.gather(*list(self.handling), return_exceptions=True)
 
     def publish(self, *items: dict[str, Any]) -> None:
         """Put items at the top of the feed; the next poll alerts their subscribers."""
@@ -172,6 +180,20 @@ class ChatBot:
     def db(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         with self.engine.connect() as conn:
             return [tuple(row) for row in conn.execute(sa.text(sql), params)]
+
+    def follow(self, chat_id: int, *queries: str, chat_type: str = "private") -> None:
+        """Subscribe a chat to queries (catalog names or words), in order, straight in storage."""
+        with session_scope(self.engine) as session:
+            chats_db.ensure_chat(session=session, chat_id=chat_id, chat_type=chat_type, title=None)
+            for text in queries:
+                entry = find_entry(DEFAULT_CATALOG, text)
+                query = entry.query if entry is not None else parse_query(text)
+                subscriptions.subscribe(
+                    session=session,
+                    chat_id=chat_id,
+                    canonical=query.canonical,
+                    display=query.display,
+                )
 
     def subscriptions(self, chat_id: int) -> list[tuple[str, int | None]]:
         """Return the chat's (canonical query, thread id) pairs."""
