@@ -65,10 +65,10 @@ class ChatBot:
         chat_id: int,
         contains: str,
         *,
-        since: int,
+        since: int | None = None,
         timeout: float = 10.0,  # noqa: ASYNC109 (the wait runs in a worker thread)
     ) -> SentMessage:
-        """Wait for a message to the chat, sent after `since`, containing `contains`."""
+        """Wait for a message to the chat (sent after `since`) containing `contains`."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self.waits,
