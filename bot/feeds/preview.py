@@ -11,20 +11,19 @@ import re
 from typing import TextIO
 
 from bot.config import Settings
-from bot.delivery.render import Alert, render_alert
+from bot.delivery.render import Alert, render_alert, visible_text
 from bot.services.preview import FeedPreview, Previewer, PreviewError, newest_entries
 
 __all__ = ["alert_text", "format_preview", "newest_entries", "run_preview"]
 
 _LINK = re.compile(r'<a\s+href="([^"]*)"\s*>(.*?)</a>', re.DOTALL)
-_TAG = re.compile(r"</?[A-Za-z][^>]*>")
 
 
 def alert_text(alert: Alert) -> str:
     """Return the alert as the plain text a chat would display, links spelled out."""
     rendered = render_alert(alert)
     with_links = _LINK.sub(lambda m: f"{m.group(2)}: {html.unescape(m.group(1))}", rendered)
-    return html.unescape(_TAG.sub("", with_links)).strip()
+    return visible_text(with_links).strip()
 
 
 def format_preview(preview: FeedPreview) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
@@ -18,6 +16,7 @@ from bot.delivery.render import (
     format_time,
     render_broadcast,
     utf16_len,
+    visible_text,
 )
 from bot.handlers.context import Context, command_text, reply, sender_is_admin
 from bot.handlers.topics import button_id
@@ -78,7 +77,7 @@ def preview_messages(text: str, chats: int) -> list[str]:
     body = render_broadcast(text)
     head = f"<b>Broadcast preview</b> — to {plural(chats, 'active chat')}"
     together = f"{head}. Chats will receive exactly this:\n\n{body}"
-    if utf16_len(html.unescape(re.sub(r"<[^>]*>", "", together))) <= MAX_MESSAGE_CHARS:
+    if utf16_len(visible_text(together)) <= MAX_MESSAGE_CHARS:
         return [together]
     return [body, f"{head}: the message above, exactly as chats will receive it."]
 
