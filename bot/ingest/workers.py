@@ -67,10 +67,6 @@ class HostSlots:
             if users[0] == 0:
                 del self._hosts[host]  # hosts come and go; keep only the busy ones
 
-    def busy_hosts(self) -> int:
-        """Return how many hosts have a fetch running or waiting."""
-        return len(self._hosts)
-
 
 def parse_processes(setting: int | str) -> int:
     """Return how many worker processes parse feeds; 0 means threads of this process."""
