@@ -14,7 +14,6 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
-    ExtBot,
     MessageHandler,
     TypeHandler,
     filters,
@@ -33,7 +32,7 @@ from bot.handlers import commands, guard
 from bot.handlers import feeds as feed_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import topics as topic_handlers
-from bot.handlers.context import CONTEXT_TYPES, BotData, Context
+from bot.handlers.context import CONTEXT_TYPES, BotData
 from bot.ingest.scheduler import run_polls
 from bot.ingest.topic_cache import TopicCache
 from bot.ingest.watcher import FeedWatcher
@@ -46,7 +45,6 @@ from bot.services.catalog import catalog_plan
 log = logging.getLogger(__name__)
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-NewsApplication = Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any], BotData, Any]
 
 MENU = [
     BotCommand("subscribe", "Follow a topic, e.g. /subscribe kosovo"),
