@@ -40,7 +40,8 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from bot.db import migrate, repo  # noqa: E402
+from bot.db import feeds as feeds_db  # noqa: E402
+from bot.db import migrate, outbox, subscriptions  # noqa: E402
 from bot.db.engine import make_engine, session_scope  # noqa: E402
 from bot.db.models import Chat, Delivery, Entry, Subscription, Topic  # noqa: E402
 from tests.support.telegram_api import ClockedTelegram, FakeTelegram  # noqa: E402
@@ -122,7 +123,7 @@ def seed(engine: Engine, chats: int) -> tuple[list[int], float]:
         s.add(topic)
         s.flush()
         s.execute(sa.insert(Subscription), [{"chat_id": c, "topic_id": topic.id} for c in ids])
-        feed = repo.add_feeds(session=s, urls=["https://river.example/news.xml"])[0]
+        feed = feeds_db.add_feeds(session=s, urls=["https://river.example/news.xml"])[0]
         feed.title = "River Wire"
     started = time.perf_counter()
     with session_scope(engine) as s:
@@ -135,8 +136,8 @@ def seed(engine: Engine, chats: int) -> tuple[list[int], float]:
         )
         s.add(entry)
         s.flush()
-        found = repo.subscribers_for_topics(session=s, topic_ids=[topic.id or 0])
-        repo.enqueue_entry(session=s, entry_id=entry.id or 0, chats=found)
+        found = subscriptions.subscribers_for_topics(session=s, topic_ids=[topic.id or 0])
+        outbox.enqueue_entry(session=s, entry_id=entry.id or 0, chats=found)
     return ids, time.perf_counter() - started
 
 

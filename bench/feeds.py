@@ -254,7 +254,7 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def worker_pids() -> list[int]:
     """Return the pids of the parsing processes, if any."""
-    from bot.ingest.watcher import CpuPool
+    from bot.ingest.workers import CpuPool
 
     return [
         p.pid
@@ -367,11 +367,14 @@ async def run(args: argparse.Namespace) -> None:
     import sqlalchemy as sa
 
     from bot.config import get_settings
-    from bot.db import migrate, repo
+    from bot.db import chats as chats_db
+    from bot.db import feeds as feeds_db
+    from bot.db import migrate, subscriptions
     from bot.db.engine import make_engine, session_scope
     from bot.db.models import Delivery, Entry
-    from bot.ingest.alerts import TopicCache
-    from bot.ingest.watcher import FeedWatcher, parse_processes
+    from bot.ingest.topic_cache import TopicCache
+    from bot.ingest.watcher import FeedWatcher
+    from bot.ingest.workers import parse_processes
     from bot.topics import parse_query
 
     ctx = multiprocessing.get_context("spawn")
@@ -396,13 +399,15 @@ async def run(args: argparse.Namespace) -> None:
             parse_processes=args.parse_processes,
         )
         with session_scope(engine) as session:
-            repo.add_feeds(
+            feeds_db.add_feeds(
                 session=session, urls=[f"{base}/feed/{n}.xml" for n in range(args.feeds)]
             )
             for chat, topic in enumerate(TOPICS, start=1):
                 query = parse_query(topic)
-                repo.register_chat(session=session, chat_id=chat, chat_type="private", title=None)
-                repo.subscribe(
+                chats_db.register_chat(
+                    session=session, chat_id=chat, chat_type="private", title=None
+                )
+                subscriptions.subscribe(
                     session=session, chat_id=chat, canonical=query.canonical, display=query.display
                 )
         watcher = FeedWatcher(engine=engine, settings=settings, topics=TopicCache())
@@ -427,7 +432,7 @@ async def run(args: argparse.Namespace) -> None:
         # Article pages on, and a new site whose pages hang joins.
         site_url = f"http://127.0.0.2:{port}/slow/feed.xml"
         with session_scope(engine) as session:
-            repo.add_feeds(session=session, urls=[site_url])
+            feeds_db.add_feeds(session=session, urls=[site_url])
         pages_settings = settings.model_copy(
             update={"fetch_articles": True, "article_deadline_seconds": args.deadline}
         )

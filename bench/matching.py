@@ -32,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+from bot.db import chats as chats_db
+from bot.db import subscriptions
 from bot.topics import (
     Document,
     Query,
@@ -328,10 +330,10 @@ def database_changes(texts: list[str], extra: list[str]) -> None:
 
     import sqlalchemy as sa
 
-    from bot.db import migrate, repo
+    from bot.db import migrate
     from bot.db.engine import make_engine, session_scope
     from bot.db.models import Topic
-    from bot.ingest.alerts import TopicCache, _build_index
+    from bot.ingest.topic_cache import TopicCache, _build_index
 
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
@@ -365,22 +367,24 @@ def database_changes(texts: list[str], extra: list[str]) -> None:
 
         queries = [parse_query(text) for text in extra]
         with session_scope(engine) as session:
-            repo.ensure_chat(session=session, chat_id=1, chat_type="private", title=None)
+            chats_db.ensure_chat(session=session, chat_id=1, chat_type="private", title=None)
         for n, query in enumerate(queries):
-            chat = 1 + n // repo.MAX_TOPICS_PER_CHAT
+            chat = 1 + n // subscriptions.MAX_TOPICS_PER_CHAT
             change(
                 lambda s, q=query, c=chat: (
-                    repo.ensure_chat(session=s, chat_id=c, chat_type="private", title=None),
-                    repo.subscribe(session=s, chat_id=c, canonical=q.canonical, display=q.display),
+                    chats_db.ensure_chat(session=s, chat_id=c, chat_type="private", title=None),
+                    subscriptions.subscribe(
+                        session=s, chat_id=c, canonical=q.canonical, display=q.display
+                    ),
                 )
             )
         added_writes, added = writes[:], catch_ups[:]
         writes.clear()
         catch_ups.clear()
         for n, query in enumerate(queries):
-            chat = 1 + n // repo.MAX_TOPICS_PER_CHAT
+            chat = 1 + n // subscriptions.MAX_TOPICS_PER_CHAT
             change(
-                lambda s, q=query, c=chat: repo.unsubscribe(
+                lambda s, q=query, c=chat: subscriptions.unsubscribe(
                     session=s, chat_id=c, canonical=q.canonical
                 )
             )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
 from telegram import Bot, BotCommand, Update
-from telegram.error import NetworkError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -23,24 +21,26 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
-from bot.db import feeds as feeds_db
-from bot.db import repo, topic_rows
-from bot.db.models import utcnow
 from bot.delivery.door import Door, GuardedRequest
 from bot.delivery.outcomes import SenderConfig
 from bot.delivery.replies import ReplyLane
 from bot.delivery.sender import Sender
 from bot.delivery.transport import file_base_url, make_send_bot
 from bot.handlers import broadcast as bc_handlers
+from bot.handlers import catalog as catalog_handlers
 from bot.handlers import commands, guard
 from bot.handlers import feeds as feed_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import topics as topic_handlers
-from bot.ingest.alerts import TopicCache
+from bot.handlers.context import CONTEXT_TYPES, BotData
 from bot.ingest.scheduler import run_polls
+from bot.ingest.topic_cache import TopicCache
 from bot.ingest.watcher import FeedWatcher
+from bot.jobs.broadcasts import REPORT_EVERY_SECONDS, report_progress
+from bot.jobs.maintenance import PRUNE_EVERY, prune_entries
 from bot.ops import metrics
-from bot.state import STATE_KEY, AppState, Context, state
+from bot.services import Services
+from bot.services.catalog import catalog_plan
 
 log = logging.getLogger(__name__)
 
@@ -56,42 +56,8 @@ MENU = [
     BotCommand("start", "Start receiving alerts"),
 ]
 
-BROADCAST_REPORT_SECONDS = 2.0
-PRUNE_EVERY = timedelta(days=1)
-# Matching indexes catch up from these; one that fell further behind rebuilds.
-TOPIC_CHANGES_KEPT = timedelta(days=1)
-POLLS_TASK = "poll-task"
-
 # Commands arrive as messages in chats and groups, and as channel posts in channels.
 COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
-
-
-async def prune_entries(context: Context) -> None:
-    """Job: drop stories older than the retention period, and old topic changes."""
-    app = state(context)
-    cutoff = repo.retention_cutoff(now=utcnow(), days=app.settings.entry_retention_days)
-    removed = await app.db(lambda s: repo.prune_entries(session=s, older_than=cutoff))
-    if removed:
-        log.info("pruned %d entries older than %s", removed, cutoff.date())
-    kept_since = utcnow() - TOPIC_CHANGES_KEPT
-    await app.db(lambda s: topic_rows.prune_topic_changes(session=s, older_than=kept_since))
-
-
-async def on_error(update: object, context: Context) -> None:
-    """Log the failure (never the user's text) and apologise in the chat."""
-    err = context.error
-    if update is None and isinstance(err, NetworkError):
-        # Fetching updates failed (the Bot API is unreachable); PTB retries on its own.
-        log.warning("could not fetch updates: %s", err.message)
-        return
-    log.error("handler failed: %s", type(err).__name__, exc_info=err)
-    the_door = state(context).door
-    if isinstance(update, Update) and update.effective_message is not None and the_door:
-        the_door.reply(
-            update.effective_message,
-            "Sorry, something went wrong on my side. Please try again in a minute.",
-            parse_mode=None,
-        )
 
 
 def build_application(
@@ -107,11 +73,12 @@ def build_application(
     `feed_client` replaces the watcher's HTTP client.
     """
     token = settings.bot_token()
-    catalog_plan = topic_handlers.catalog_plan(settings)
+    plan = catalog_plan(settings)
     base = settings.telegram_api_base_url
     file_base = file_base_url(base)
     builder = (
         ApplicationBuilder()
+        .context_types(CONTEXT_TYPES)
         .token(token)
         .base_url(base)
         .base_file_url(file_base)
@@ -128,11 +95,8 @@ def build_application(
         GuardedRequest(updates_request)
     )
     application = builder.build()
-    application.bot_data[topic_handlers.CATALOG_PLAN_KEY] = catalog_plan
     topics = TopicCache()
     watcher = FeedWatcher(engine=engine, settings=settings, topics=topics, client=feed_client)
-    app_state = AppState(settings=settings, engine=engine, topics=topics, watcher=watcher)
-    application.bot_data[STATE_KEY] = app_state
     # The door sends through its own lean transport (bot/delivery/transport.py), unless the
     # caller supplied the transport to use for everything.
     send_config = SenderConfig.from_settings(settings)
@@ -149,20 +113,25 @@ def build_application(
         replies=ReplyLane(max_age=settings.reply_max_age_seconds),
     )
     door = Door(sender)
-    app_state.door = door
     watcher.on_queued = door.wake
-    watcher.notify_admins = feed_handlers.make_admin_notifier(door, settings.admin_ids)
+    watcher.on_disabled = feed_handlers.notify_operators(door, settings.admin_ids)
+    shared: BotData = application.bot_data
+    shared.settings = settings
+    shared.services = Services.build(engine=engine, watcher=watcher)
+    shared.door = door
+    shared.watcher = watcher
+    shared.catalog_plan = plan
 
     add = application.add_handler
     add(CommandHandler("start", commands.start, filters=COMMAND_UPDATES))
     add(CommandHandler("help", commands.help_command, filters=COMMAND_UPDATES))
-    add(CommandHandler("subscribe", commands.subscribe, filters=COMMAND_UPDATES))
-    add(CommandHandler("unsubscribe", commands.unsubscribe, filters=COMMAND_UPDATES))
-    add(CommandHandler("topics", commands.topics, filters=COMMAND_UPDATES))
+    add(CommandHandler("subscribe", topic_handlers.subscribe, filters=COMMAND_UPDATES))
+    add(CommandHandler("unsubscribe", topic_handlers.unsubscribe, filters=COMMAND_UPDATES))
+    add(CommandHandler("topics", topic_handlers.topics, filters=COMMAND_UPDATES))
     add(CommandHandler("latest", commands.latest, filters=COMMAND_UPDATES))
     add(CommandHandler("testtopic", commands.testtopic, filters=COMMAND_UPDATES))
-    add(CommandHandler("addtopic", commands.addtopic, filters=COMMAND_UPDATES))
-    add(CommandHandler("removetopic", commands.removetopic, filters=COMMAND_UPDATES))
+    add(CommandHandler("addtopic", catalog_handlers.addtopic, filters=COMMAND_UPDATES))
+    add(CommandHandler("removetopic", catalog_handlers.removetopic, filters=COMMAND_UPDATES))
     add(CallbackQueryHandler(topic_handlers.catalog_button, pattern=r"^tc:\d+$"))
     add(CallbackQueryHandler(topic_handlers.remove_button, pattern=r"^tr:\d+$"))
     # Before every other handler: commands and button presses past the per-user rate stop here.
@@ -194,32 +163,37 @@ def build_application(
             commands.other_text,
         )
     )
-    application.add_error_handler(on_error)
+    application.add_error_handler(commands.on_error)
     return application
 
 
+def _shared(application: AnyApplication) -> BotData:
+    shared = application.bot_data
+    assert isinstance(shared, BotData)
+    return shared
+
+
 async def _post_init(application: AnyApplication) -> None:
-    app = application.bot_data[STATE_KEY]
-    assert isinstance(app, AppState)
-    settings = app.settings
-    await topic_handlers.apply_catalog(app, application.bot_data[topic_handlers.CATALOG_PLAN_KEY])
+    shared = _shared(application)
+    assert shared.services is not None and shared.settings is not None
+    assert shared.watcher is not None and shared.catalog_plan is not None
+    services, settings = shared.services, shared.settings
+    await services.catalog.apply(shared.catalog_plan)
     if settings.feeds:
         # Due at once: a feed's first poll comes within seconds of the start.
-        added = await app.db(
-            lambda s: feeds_db.add_feeds(session=s, urls=settings.feeds, now=utcnow())
-        )
+        added = await services.feeds.add_configured(settings.feeds)
         if added:
-            log.info("added %d feeds from FEEDS", len(added))
+            log.info("added %d feeds from FEEDS", added)
     await application.bot.set_my_commands(MENU)
     jobs = application.job_queue
     assert jobs is not None, "python-telegram-bot's job-queue extra is required"
     job_kwargs = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-    application.bot_data[POLLS_TASK] = asyncio.create_task(
-        run_polls(app.watcher, on_round=metrics.record_poll_job), name="feed-polls"
+    shared.tasks["polls"] = asyncio.create_task(
+        run_polls(shared.watcher, on_round=metrics.record_poll_job), name="feed-polls"
     )
     jobs.run_repeating(
-        bc_handlers.report_progress,
-        interval=BROADCAST_REPORT_SECONDS,
+        report_progress,
+        interval=REPORT_EVERY_SECONDS,
         first=1,
         name="broadcast-report",
         job_kwargs=job_kwargs,
@@ -227,27 +201,25 @@ async def _post_init(application: AnyApplication) -> None:
     jobs.run_repeating(
         prune_entries, interval=PRUNE_EVERY, first=60, name="prune", job_kwargs=job_kwargs
     )
-    if app.door is not None:
-        application.bot_data["door-task"] = asyncio.create_task(app.door.run())
-    me = application.bot
-    log.info("running as @%s", me.username)
+    if shared.door is not None:
+        shared.tasks["door"] = asyncio.create_task(shared.door.run(), name="door")
+    log.info("running as @%s", application.bot.username)
 
 
 async def _post_stop(application: AnyApplication) -> None:
-    app = application.bot_data[STATE_KEY]
-    assert isinstance(app, AppState)
-    polls = application.bot_data.pop(POLLS_TASK, None)
-    if isinstance(polls, asyncio.Task):
+    shared = _shared(application)
+    polls = shared.tasks.pop("polls", None)
+    if polls is not None:
         polls.cancel()
         await asyncio.gather(polls, return_exceptions=True)
-    if app.door is not None:
-        await app.door.stop()
-    task = application.bot_data.pop("door-task", None)
-    if isinstance(task, asyncio.Task):
-        task.cancel()
+    if shared.door is not None:
+        await shared.door.stop()
+    door_task = shared.tasks.pop("door", None)
+    if door_task is not None:
+        door_task.cancel()
 
 
 async def _post_shutdown(application: AnyApplication) -> None:
-    app = application.bot_data[STATE_KEY]
-    assert isinstance(app, AppState)
-    await app.watcher.aclose()
+    watcher = _shared(application).watcher
+    if watcher is not None:
+        await watcher.aclose()

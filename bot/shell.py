@@ -40,12 +40,12 @@ from telegram.ext import TypeHandler
 from telegram.request import BaseRequest, RequestData
 
 from bot.config import Settings
-from bot.db import ops
+from bot.db import feeds as feeds_db
 from bot.db.engine import session_scope
 from bot.feeds.fetcher import ACCEPT_ENCODING
 from bot.feeds.netguard import DEFAULT_POOL_LIMITS, GuardedTransport
-from bot.ingest.alerts import TopicCache, document_for
-from bot.state import STATE_KEY
+from bot.ingest.topic_cache import TopicCache
+from bot.topics import Document
 
 log = logging.getLogger(__name__)
 
@@ -799,7 +799,7 @@ def _response(status: int, body: bytes, headers: dict[str, str]) -> httpx.Respon
 
 def sample_client(wire: SampleWire, settings: Settings) -> httpx.AsyncClient:
     """Return the watcher's HTTP client: the sample host in-process, the rest as usual."""
-    from bot.ingest.watcher import fetch_limits
+    from bot.ingest.workers import fetch_limits
 
     limits = fetch_limits(settings)
     fallback: httpx.AsyncBaseTransport = (
@@ -825,10 +825,10 @@ def followed_topics_first(engine: Engine) -> Preference:
     def prefer(candidates: Sequence[Story]) -> Story | None:
         # A story about the topic (headline, section) beats one that mentions it.
         docs = [
-            document_for(title=story.title, summary="", categories=story.categories)
+            Document.from_fields(title=story.title, summary="", categories=story.categories)
             for story in candidates
         ] + [
-            document_for(
+            Document.from_fields(
                 title=story.title,
                 summary=f"{story.summary}\n{' '.join(story.body)}",
                 categories=story.categories,
@@ -1020,7 +1020,7 @@ def run_shell(settings: Settings, *, out: TextIO | None = None) -> int:
         migrate.upgrade(engine)
         if use_sample:
             with session_scope(engine) as session:
-                ops.reset_feed(session=session, url=SAMPLE_FEED_URL)
+                feeds_db.reset_feed(session=session, url=SAMPLE_FEED_URL)
         return _run(
             local,
             engine=engine,
@@ -1034,7 +1034,7 @@ def run_shell(settings: Settings, *, out: TextIO | None = None) -> int:
         if use_sample:
             with contextlib.suppress(Exception), session_scope(engine) as session:
                 # So that a later `newsbot run` on this database does not poll it.
-                ops.set_feed_enabled(session=session, url=SAMPLE_FEED_URL, enabled=False)
+                feeds_db.set_feed_enabled(session=session, url=SAMPLE_FEED_URL, enabled=False)
         if lock is not None:
             lock.release()
         engine.dispose()
@@ -1098,7 +1098,7 @@ def _run(
         shell.stop = stop
         if wire is not None:
             # The first poll stores the wire's first stories as history: /latest answers now.
-            await app.bot_data[STATE_KEY].watcher.poll_round()
+            await app.bot_data.watcher.poll_round()
 
         async def greet(context: Any) -> None:
             # A job runs once the application has started: taking input (and Ctrl-C) only

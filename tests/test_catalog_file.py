@@ -13,10 +13,12 @@ from sqlalchemy.engine import Engine
 
 from bot.app import build_application
 from bot.config import SettingsError, get_settings
-from tests.support.live_bot import live_bot, story
+from tests.support.chat_bot import chat_bot
+from tests.support.live_bot import story
 from tests.support.telegram_api import FakeTelegram
 
 ALICE = 111
+BOB = 222
 
 
 def _run(
@@ -100,15 +102,15 @@ async def test_the_file_is_the_catalog(tmp_path: Path) -> None:
         'query = "valdora"\n'
     )
     items = [story(1, "Dock cranes arrive", categories=["Shipping"], minutes_ago=3)]
-    async with live_bot(tmp_path, items=items, topics_file=path) as bot:
+    async with chat_bot(tmp_path, items=items, topics_file=path) as bot:
         menu = await bot.ask(ALICE, "/subscribe", "Pick your topics")
         assert [b["text"] for row in menu.buttons for b in row] == ["Harbours", "Valdora"]
-        await bot.ask(ALICE, "/latest harbours", "Dock cranes arrive")
-        reply = await bot.ask(ALICE, "/testtopic HARBOURS", "newest stor")
+        await bot.ask(BOB, "/latest harbours", "Dock cranes arrive")
+        reply = await bot.ask(BOB, "/testtopic HARBOURS", "newest stor")
         assert "Harbours matches 1 of the 1 newest story" in reply.plain
         await bot.tap(menu, "Harbours", user_id=ALICE)
         mark = bot.telegram.mark()
         bot.publish(story(2, "Port Ellis clears its backlog"))
-        await bot.telegram.await_message(ALICE, "Port Ellis clears", since=mark, timeout=15)
+        await bot.message(ALICE, "Port Ellis clears", since=mark, timeout=15)
         listing = await bot.ask(ALICE, "/topics", "follows 1 topic")
         assert "Harbours" in listing.plain

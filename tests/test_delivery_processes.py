@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.db import migrate, repo
+from bot.db import feeds as feeds_db
+from bot.db import migrate, outbox
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import Chat, Delivery, Entry
 from tests.conftest import drop_schema, postgres_engine_url
@@ -41,11 +42,11 @@ def seed(engine: Engine, chats: int) -> list[int]:
             sa.insert(Chat),
             [{"id": c, "type": "private", "title": None, "active": True} for c in ids],
         )
-        feed = repo.add_feeds(session=s, urls=["https://coast.example/news.xml"])[0]
+        feed = feeds_db.add_feeds(session=s, urls=["https://coast.example/news.xml"])[0]
         entry = Entry(feed_id=feed.id or 0, key="keeper", title=TITLE, summary="All were safe.")
         s.add(entry)
         s.flush()
-        repo.enqueue_entry(session=s, entry_id=entry.id or 0, chats=dict.fromkeys(ids))
+        outbox.enqueue_entry(session=s, entry_id=entry.id or 0, chats=dict.fromkeys(ids))
     return ids
 
 

@@ -17,7 +17,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from telegram import Bot
 
-from bot.db import outbox, repo
+from bot.db import broadcasts, outbox
+from bot.db import chats as chats_db
+from bot.db import feeds as feeds_db
 from bot.db.engine import session_scope
 from bot.db.models import Chat, Delivery, Entry, Feed, OutboxSender, Subscription, Topic, utcnow
 from bot.delivery.breaker import State
@@ -57,7 +59,7 @@ def sender_for(
 def _entry(session: Session, title: str) -> int:
     feed = session.exec(select(Feed)).first()
     if feed is None:
-        feed = repo.add_feeds(session=session, urls=["https://wire.example/world.xml"])[0]
+        feed = feeds_db.add_feeds(session=session, urls=["https://wire.example/world.xml"])[0]
         feed.title = "Example Wire"
     assert feed.id is not None
     entry = Entry(
@@ -77,11 +79,11 @@ def alert(engine: Engine, title: str, chats: list[int]) -> int:
     """Store a story and queue its alert for the chats (registering them); return the entry."""
     with session_scope(engine) as s:
         for chat in chats:
-            repo.ensure_chat(
+            chats_db.ensure_chat(
                 session=s, chat_id=chat, chat_type="group" if chat < 0 else "private", title=None
             )
         entry_id = _entry(s, title)
-        repo.enqueue_entry(session=s, entry_id=entry_id, chats=dict.fromkeys(chats))
+        outbox.enqueue_entry(session=s, entry_id=entry_id, chats=dict.fromkeys(chats))
     return entry_id
 
 
@@ -172,8 +174,10 @@ async def test_alerts_overtake_a_large_broadcast(
             sa.insert(Chat),
             [{"id": c, "type": "private", "title": None, "active": True} for c in chats],
         )
-        bc = outbox.create_broadcast(session=s, admin_user_id=1, admin_chat_id=chats[0], text="Hi")
-        outbox.confirm_broadcast(session=s, broadcast_id=bc)
+        bc = broadcasts.create_broadcast(
+            session=s, admin_user_id=1, admin_chat_id=chats[0], text="Hi"
+        )
+        broadcasts.confirm_broadcast(session=s, broadcast_id=bc)
     sender = sender_for(sqlite_engine, tg, replace(FAST, rate=200))
     task = asyncio.create_task(sender.run())
     try:
@@ -195,11 +199,11 @@ async def test_paid_broadcasts_ask_for_it_and_alerts_do_not(
 ) -> None:
     alert(sqlite_engine, "Tram strike called off", [1])
     with session_scope(sqlite_engine) as s:
-        repo.ensure_chat(session=s, chat_id=2, chat_type="private", title=None)
-        repo.ensure_chat(session=s, chat_id=3, chat_type="private", title=None)
+        chats_db.ensure_chat(session=s, chat_id=2, chat_type="private", title=None)
+        chats_db.ensure_chat(session=s, chat_id=3, chat_type="private", title=None)
         s.execute(sa.update(Chat).where(col(Chat.id) == 1).values(active=False))
-        bc = outbox.create_broadcast(session=s, admin_user_id=1, admin_chat_id=2, text="Note")
-        outbox.confirm_broadcast(session=s, broadcast_id=bc)
+        bc = broadcasts.create_broadcast(session=s, admin_user_id=1, admin_chat_id=2, text="Note")
+        broadcasts.confirm_broadcast(session=s, broadcast_id=bc)
     config = replace(FAST, allow_paid_broadcast=True, paid_rate=500)
     await drive(sender_for(sqlite_engine, tg, config), lambda: open_rows(sqlite_engine) == 0)
     by_chat = {m.chat_id: m for m in tg.messages()}

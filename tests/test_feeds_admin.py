@@ -12,18 +12,18 @@ from sqlmodel import select
 from bot.config import get_settings
 from bot.db.engine import session_scope
 from bot.db.models import Entry, Feed, utcnow
-from bot.feeds.admin import (
+from bot.feeds.opml import OpmlError, parse_opml
+from bot.handlers.feeds import feed_block, feed_pages
+from bot.ingest.topic_cache import TopicCache
+from bot.ingest.watcher import FeedWatcher
+from bot.services.feed_admin import status_lines
+from bot.services.feeds import (
     FeedInputError,
     FeedManager,
     FeedStatus,
     FeedUnusableError,
     normalize_feed_url,
 )
-from bot.feeds.cli import status_lines
-from bot.feeds.opml import OpmlError, parse_opml
-from bot.handlers.feeds import feed_block, feed_pages
-from bot.ingest.alerts import TopicCache
-from bot.ingest.watcher import FeedWatcher
 from tests.support.feed_server import FeedServer, rss
 from tests.support.watcher import deliveries, item, make_due, subscribe
 

@@ -16,8 +16,8 @@ import pytest
 
 from bot.__main__ import main
 from bot.config import get_settings
-from bot.feeds.cli import run_feeds
 from bot.feeds.opml import parse_opml
+from bot.services.feed_admin import run_feeds
 from tests.support.feed_server import FeedServer, rss
 from tests.support.watcher import item
 

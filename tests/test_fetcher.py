@@ -28,14 +28,17 @@ from bot.feeds.fetcher import (
     HTML_ACCEPT,
     FetchError,
     FetchLimits,
-    backoff_delay,
     build_client,
-    cache_max_age,
     fetch,
+)
+from bot.feeds.netguard import GuardedTransport, IPAddress, blocked_reason
+from bot.feeds.policy import (
+    backoff_delay,
+    cache_max_age,
+    failure_delay,
     next_poll_delay,
     parse_retry_after,
 )
-from bot.feeds.netguard import GuardedTransport, IPAddress, blocked_reason
 
 FEED = (
     b"<?xml version='1.0'?><rss version='2.0'><channel><title>Pier Weekly</title>"
@@ -663,3 +666,10 @@ def test_backoff_delay_doubles_with_jitter_and_cap() -> None:
     assert backoff_delay(error_count=50, base_seconds=60) <= 6 * 3600
     assert backoff_delay(error_count=10_000, base_seconds=60, cap_seconds=3600) <= 3600
     assert backoff_delay(error_count=0, base_seconds=60) <= 60
+
+
+def test_failure_delay_waits_at_least_as_long_as_the_server_asks() -> None:
+    assert 54 <= failure_delay(error_count=1, base_seconds=60) <= 60
+    assert failure_delay(error_count=1, base_seconds=60, retry_after=900) == 900
+    assert 216 <= failure_delay(error_count=3, base_seconds=60, retry_after=30) <= 240
+    assert failure_delay(error_count=1, base_seconds=60, retry_after=10**9) == 6 * 3600

@@ -6,8 +6,8 @@ from typing import Any, cast
 
 from telegram import Update
 
+from bot.handlers.context import Context
 from bot.handlers.guard import may_manage, sender_key
-from bot.state import Context
 
 GROUP = {"id": -100_900, "type": "supergroup", "title": "Readers"}
 LINKED_CHANNEL = {"id": -100_901, "type": "channel", "title": "Readers' channel"}

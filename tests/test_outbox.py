@@ -8,9 +8,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.db import outbox, repo
+from bot.db import broadcasts, outbox
+from bot.db import chats as chats_db
+from bot.db import feeds as feeds_db
 from bot.db.engine import session_scope
-from bot.db.models import Chat, Delivery, Entry, Feed, OutboxSender, Subscription, Topic
+from bot.db.models import (
+    Chat,
+    Delivery,
+    DeliveryState,
+    Entry,
+    Feed,
+    OutboxSender,
+    Priority,
+    Subscription,
+    Topic,
+)
+from bot.db.stats import Stats, read_stats
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -19,7 +32,7 @@ def seed_entry(session: Session) -> int:
     """Store a feed (once) and a new story; return the entry id."""
     feed = session.exec(select(Feed)).first()
     if feed is None:
-        feed = repo.add_feeds(session=session, urls=["https://wire.example/world.xml"])[0]
+        feed = feeds_db.add_feeds(session=session, urls=["https://wire.example/world.xml"])[0]
     assert feed.id is not None
     n = len(session.exec(select(Entry.id)).all()) + 1
     entry = Entry(feed_id=feed.id, key=f"story-{n}", title=f"Ferry strike day {n}", summary="")
@@ -31,7 +44,7 @@ def seed_entry(session: Session) -> int:
 
 def seed_chats(session: Session, ids: list[int]) -> None:
     for chat_id in ids:
-        repo.register_chat(
+        chats_db.register_chat(
             session=session, chat_id=chat_id, chat_type="group" if chat_id < 0 else "private",
             title=None,
         )  # fmt: skip
@@ -43,7 +56,7 @@ def queue(engine: Engine, chats: list[int], *, stories: int = 1, at: datetime = 
         seed_chats(s, sorted(set(chats) - set(s.exec(select(Chat.id)))))
         entries = [seed_entry(s) for _ in range(stories)]
         for entry_id in entries:
-            repo.enqueue_entry(session=s, entry_id=entry_id, chats=dict.fromkeys(chats))
+            outbox.enqueue_entry(session=s, entry_id=entry_id, chats=dict.fromkeys(chats))
         s.execute(
             sa.update(Delivery)
             .where(col(Delivery.entry_id).in_(entries))
@@ -107,8 +120,8 @@ def test_busy_chats_wait_until_they_are_free(engine: Engine) -> None:
 def test_alerts_are_claimed_before_broadcasts(engine: Engine) -> None:
     with session_scope(engine) as s:
         seed_chats(s, [10, 11, 12])
-        bc = outbox.create_broadcast(session=s, admin_user_id=1, admin_chat_id=10, text="Hi")
-        assert outbox.confirm_broadcast(session=s, broadcast_id=bc) is not None
+        bc = broadcasts.create_broadcast(session=s, admin_user_id=1, admin_chat_id=10, text="Hi")
+        assert broadcasts.confirm_broadcast(session=s, broadcast_id=bc) is not None
     queue(engine, [12], at=T0 + timedelta(seconds=1))
     with session_scope(engine) as s:
         s.execute(
@@ -118,7 +131,7 @@ def test_alerts_are_claimed_before_broadcasts(engine: Engine) -> None:
     with session_scope(engine) as s:
         rows = outbox.claim_due(session=s, owner="a", now=T0 + timedelta(seconds=2), limit=2)
     assert rows[0].entry_id is not None and rows[0].chat_id == 12
-    assert rows[1].broadcast_id is not None and rows[1].priority == outbox.BROADCAST
+    assert rows[1].broadcast_id is not None and rows[1].priority == Priority.BROADCAST
 
 
 def test_two_claims_never_take_the_same_row(engine: Engine) -> None:
@@ -237,14 +250,14 @@ def test_migrate_moves_subscriptions_and_open_rows(engine: Engine) -> None:
         s.flush()
         s.add(Subscription(chat_id=-42, topic_id=topic.id or 0))
         seed_chats(s, [100])
-        bc = outbox.create_broadcast(session=s, admin_user_id=1, admin_chat_id=100, text="Hi")
-        outbox.confirm_broadcast(session=s, broadcast_id=bc)
+        bc = broadcasts.create_broadcast(session=s, admin_user_id=1, admin_chat_id=100, text="Hi")
+        broadcasts.confirm_broadcast(session=s, broadcast_id=bc)
         # The new id already has the first alert and the broadcast.
         seed_chats(s, [-10042])
-        repo.enqueue_entry(session=s, entry_id=entries[0], chats={-10042: None})
+        outbox.enqueue_entry(session=s, entry_id=entries[0], chats={-10042: None})
         s.add(Delivery(chat_id=-10042, broadcast_id=bc, priority=1, state="sent"))
     with session_scope(engine) as s:
-        repo.migrate_chat(session=s, old_id=-42, new_id=-10042)
+        chats_db.migrate_chat(session=s, old_id=-42, new_id=-10042)
     with session_scope(engine) as s:
         rows = s.exec(select(Delivery.chat_id, Delivery.entry_id, Delivery.state)).all()
         subs = s.exec(select(Subscription.chat_id)).all()
@@ -260,29 +273,29 @@ def test_broadcast_lifecycle_and_tallies(engine: Engine) -> None:
     with session_scope(engine) as s:
         seed_chats(s, [1, 2, 3, 4])
         s.execute(sa.update(Chat).where(col(Chat.id) == 4).values(active=False))
-        bc = outbox.create_broadcast(session=s, admin_user_id=9, admin_chat_id=1, text="Hello")
-        outbox.set_broadcast_message(session=s, broadcast_id=bc, message_id=77)
+        bc = broadcasts.create_broadcast(session=s, admin_user_id=9, admin_chat_id=1, text="Hello")
+        broadcasts.set_broadcast_message(session=s, broadcast_id=bc, message_id=77)
     with session_scope(engine) as s:
-        confirmed = outbox.confirm_broadcast(session=s, broadcast_id=bc)
+        confirmed = broadcasts.confirm_broadcast(session=s, broadcast_id=bc)
         assert confirmed is not None and confirmed.total == 3
-        assert outbox.confirm_broadcast(session=s, broadcast_id=bc) is None
-        assert outbox.cancel_broadcast(session=s, broadcast_id=bc) is None
+        assert broadcasts.confirm_broadcast(session=s, broadcast_id=bc) is None
+        assert broadcasts.cancel_broadcast(session=s, broadcast_id=bc) is None
     with session_scope(engine) as s:
         s.execute(sa.update(Delivery).where(col(Delivery.chat_id) == 1).values(state="sent"))
         s.execute(sa.update(Delivery).where(col(Delivery.chat_id) == 2).values(state="dead"))
-        (tally,) = outbox.sending_broadcasts(session=s)
+        (tally,) = broadcasts.sending_broadcasts(session=s)
         assert (tally.sent, tally.failed, tally.pending) == (1, 1, 1)
-        assert tally.broadcast.admin_message_id == 77
+        assert tally.admin_message_id == 77
         s.execute(sa.update(Delivery).where(col(Delivery.chat_id) == 3).values(state="unknown"))
     with session_scope(engine) as s:
-        assert outbox.finish_broadcast(session=s, broadcast_id=bc)
-        assert not outbox.finish_broadcast(session=s, broadcast_id=bc)
-        (done,) = outbox.recent_broadcasts(session=s)
+        assert broadcasts.finish_broadcast(session=s, broadcast_id=bc)
+        assert not broadcasts.finish_broadcast(session=s, broadcast_id=bc)
+        (done,) = broadcasts.recent_broadcasts(session=s)
         assert (done.sent, done.failed, done.pending, done.unknown) == (1, 1, 0, 1)
-        assert outbox.sending_broadcasts(session=s) == []
+        assert broadcasts.sending_broadcasts(session=s) == []
 
 
-def test_bot_stats(engine: Engine) -> None:
+def test_read_stats(engine: Engine) -> None:
     now = datetime.now(UTC)
     queue(engine, [1, 2, 3], at=now)
     with session_scope(engine) as s:
@@ -299,18 +312,20 @@ def test_bot_stats(engine: Engine) -> None:
         )  # fmt: skip
         s.execute(sa.update(Delivery).where(col(Delivery.chat_id) == 2).values(state="dead"))
     with session_scope(engine) as s:
-        stats = outbox.bot_stats(session=s, now=now)
+        stats = read_stats(session=s, now=now)
         assert outbox.open_count(session=s) == 1
-    assert stats == outbox.BotStats(
+    assert stats == Stats(
         chats_active=2, chats_inactive=1, subscriptions=1, feeds_healthy=1, feeds_failing=1,
-        feeds_disabled=1, alerts_sent_24h=1, queued=1, sending=0, dead=1, unknown=0,
+        feeds_disabled=1, alerts_sent_24h=1, deliveries={"queued": 1, "sent": 1, "dead": 1},
+        due=1, broadcasts=[],
     )  # fmt: skip
+    assert [stats.outbox(state) for state in DeliveryState] == [1, 0, 1, 0, 0, 0, 1]
 
 
 def test_enqueue_entry_skips_chats_that_have_the_alert(engine: Engine) -> None:
     (entry,) = queue(engine, [1, 2])
     with session_scope(engine) as s:
         seed_chats(s, [3])
-        assert repo.enqueue_entry(session=s, entry_id=entry, chats={1: None, 3: 7}) == 1
+        assert outbox.enqueue_entry(session=s, entry_id=entry, chats={1: None, 3: 7}) == 1
         row = s.exec(select(Delivery).where(Delivery.chat_id == 3)).one()
-    assert (row.thread_id, row.priority, row.state) == (7, outbox.ALERT, "queued")
+    assert (row.thread_id, row.priority, row.state) == (7, Priority.ALERT, "queued")

@@ -17,10 +17,10 @@ from bot.config import get_settings
 from bot.db import feeds as feeds_db
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import utcnow
-from bot.feeds.admin import FeedManager
-from bot.ingest.alerts import TopicCache
 from bot.ingest.scheduler import IDLE_SECONDS, run_polls
+from bot.ingest.topic_cache import TopicCache
 from bot.ingest.watcher import FeedWatcher
+from bot.services.feeds import FeedManager
 from tests.support.bot_process import bot_env, commands_registered, running_bot
 from tests.support.feed_server import FeedServer, rss
 from tests.support.shell_process import ShellProcess

@@ -28,8 +28,8 @@ from bot.db import feeds as feeds_db
 from bot.db import migrate
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import utcnow
-from bot.ingest.alerts import NewEntry, TopicCache, store_entries
-from bot.state import STATE_KEY
+from bot.ingest.store import NewEntry, store_entries
+from bot.ingest.topic_cache import TopicCache
 from tests.support.feed_server import FeedServer, rss
 from tests.support.telegram_api import FakeTelegram, SentMessage
 
@@ -56,7 +56,7 @@ class Crowd:
 
     async def settle(self, quiet: float = 0.3, limit: float = 60) -> None:
         """Wait until the door has sent every answer the handlers handed it."""
-        door = self.app.bot_data[STATE_KEY].door
+        door = self.app.bot_data.door
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         seen, since = -1, loop.time()
@@ -97,7 +97,7 @@ async def crowd(db_url: str, *, admins: Iterable[int] = (ADMIN,)) -> AsyncIterat
         migrate.upgrade(engine)
         app = build_application(settings, engine=engine)
         await app.initialize()
-        door = app.bot_data[STATE_KEY].door
+        door = app.bot_data.door
         sending = asyncio.create_task(door.run())
         try:
             yield Crowd(app=app, telegram=telegram, engine=engine)
@@ -156,7 +156,7 @@ async def test_200_chats_subscribe_to_one_new_topic_at_once(
             link_key="w.example/1",
             title="Kosovo and Serbia agree on border crossings",
             summary="Talks ended with a deal.",
-            feed_summary="",
+            description="",
             categories=(),
             published=None,
         )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from bot.handlers.guard import SLOW_DOWN, AdminCache, RateWindow, Verdict
-from tests.support.live_bot import live_bot
+from bot.handlers.admins import AdminCache
+from bot.handlers.guard import SLOW_DOWN, RateWindow, Verdict
+from tests.support.chat_bot import chat_bot
 
 
 class Clock:
@@ -95,8 +95,9 @@ def test_admin_cache_expires() -> None:
 
 async def test_a_flooding_user_is_told_once_then_ignored(tmp_path: Path) -> None:
     flooder, calm = 4242, 4343
-    async with live_bot(tmp_path) as bot:
+    async with chat_bot(tmp_path) as bot:
         tg = bot.telegram
+        door = bot.app.bot_data.door
         menu = await bot.ask(flooder, "/subscribe", "Pick your topics")
         mark = tg.mark()
         for _ in range(25):
@@ -104,9 +105,12 @@ async def test_a_flooding_user_is_told_once_then_ignored(tmp_path: Path) -> None
         # Someone else is answered at once, while the flooder's answers are paced (a burst,
         # then one a second: Telegram's limit for one chat).
         await bot.ask(calm, "/help", "What I do")
-        # Every command that was executed is answered, then the notice, once.
-        warning = await tg.await_message(flooder, SLOW_DOWN, since=mark, timeout=40)
-        await asyncio.sleep(0.3)
+        # Every command that was executed is answered, then the notice, once: answers to one
+        # chat go out in order, so with every update handled and the notice out, nothing is
+        # left to send.
+        warning = await bot.message(flooder, SLOW_DOWN, since=mark, timeout=40)
+        await bot.handled()
+        assert len(door.lane) == 0
         assert tg.too_many_requests == 0
         sent = [m for m in tg.messages(flooder) if m.seq > mark]
         assert len([m for m in sent if "What I do" in m.plain]) == 19
@@ -119,8 +123,10 @@ async def test_a_flooding_user_is_told_once_then_ignored(tmp_path: Path) -> None
         query_id = tg.send_callback_update(
             chat_id=flooder, user_id=flooder, message_id=menu.message_id, data=button
         )
+        bot.deliver()
         await bot.ask(calm, "/latest", "No stories yet")
-        await asyncio.sleep(0.3)
+        await bot.handled()
+        assert len(door.lane) == 0
         assert [m for m in tg.messages(flooder) if m.seq > later] == []
         assert [a for a in tg.callback_answers() if a.callback_query_id == query_id] == []
         assert tg.edits(flooder) == []

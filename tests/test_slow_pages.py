@@ -25,8 +25,9 @@ from sqlmodel import select
 from bot.config import get_settings
 from bot.db.engine import make_engine, session_scope
 from bot.db.models import Entry, Feed
-from bot.ingest.alerts import TopicCache
-from bot.ingest.watcher import PER_HOST_FETCHES, FeedWatcher
+from bot.ingest.topic_cache import TopicCache
+from bot.ingest.watcher import FeedWatcher
+from bot.ingest.workers import PER_HOST_FETCHES
 from tests.support.bot_process import bot_env, commands_registered, running_bot
 from tests.support.feed_server import FeedRequest, FeedResponse, FeedServer, rss
 from tests.support.telegram_api import FakeTelegram

@@ -10,7 +10,7 @@ from bot.config import get_settings
 from bot.feeds.fetcher import build_client
 from bot.feeds.parser import ParsedEntry
 from bot.ingest.articles import ArticlePages, StorySummarizer
-from bot.ingest.watcher import HostSlots, fetch_limits
+from bot.ingest.workers import HostSlots, fetch_limits
 from bot.summaries import clean_description, prefer_description
 from tests.support.feed_server import FeedServer
 

@@ -6,14 +6,16 @@ import threading
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
-from bot.db import repo, topic_rows
+from bot.db import chats as chats_db
+from bot.db import subscriptions, topic_rows
 from bot.db.engine import make_engine, session_scope
-from bot.db.models import utcnow
-from bot.ingest.alerts import TopicCache, document_for
-from bot.topics import parse_query
+from bot.db.models import Topic, utcnow
+from bot.ingest.topic_cache import TopicCache
+from bot.topics import Document, parse_query
 
-STORY = document_for(
+STORY = Document.from_fields(
     title="Glacier lake drained near the harbour", summary="Kosovo talks resume.", categories=()
 )
 
@@ -21,22 +23,24 @@ STORY = document_for(
 def follow(engine: Engine, chat_id: int, text: str) -> None:
     query = parse_query(text)
     with session_scope(engine) as session:
-        repo.ensure_chat(session=session, chat_id=chat_id, chat_type="private", title=None)
-        repo.subscribe(
+        chats_db.ensure_chat(session=session, chat_id=chat_id, chat_type="private", title=None)
+        subscriptions.subscribe(
             session=session, chat_id=chat_id, canonical=query.canonical, display=query.display
         )
 
 
 def leave(engine: Engine, chat_id: int, text: str) -> None:
     with session_scope(engine) as session:
-        repo.unsubscribe(session=session, chat_id=chat_id, canonical=parse_query(text).canonical)
+        subscriptions.unsubscribe(
+            session=session, chat_id=chat_id, canonical=parse_query(text).canonical
+        )
 
 
 def matched(cache: TopicCache, engine: Engine) -> set[str]:
     """Return the canonical queries the story matches, as the cache sees them."""
     with session_scope(engine) as session:
         (ids,) = cache.match_all(session=session, docs=[STORY])
-        return {t.canonical for t in repo.all_topics(session=session) if t.id in ids}
+        return {t.canonical for t in session.exec(select(Topic)) if t.id in ids}
 
 
 def test_changes_from_another_process_reach_the_index(engine: Engine) -> None:
@@ -82,8 +86,8 @@ def test_a_change_committing_late_is_not_skipped(engine: Engine) -> None:
     follow(engine, 1, "glacier")
     assert matched(cache, engine) == {"glacier"}
     with session_scope(engine) as session:
-        repo.ensure_chat(session=session, chat_id=2, chat_type="private", title=None)
-        repo.ensure_chat(session=session, chat_id=3, chat_type="private", title=None)
+        chats_db.ensure_chat(session=session, chat_id=2, chat_type="private", title=None)
+        chats_db.ensure_chat(session=session, chat_id=3, chat_type="private", title=None)
 
     first_open = threading.Event()
     release = threading.Event()
@@ -92,7 +96,7 @@ def test_a_change_committing_late_is_not_skipped(engine: Engine) -> None:
     def slow_writer() -> None:
         query = parse_query("harbour")
         with session_scope(engine) as session:
-            repo.subscribe(
+            subscriptions.subscribe(
                 session=session, chat_id=2, canonical=query.canonical, display=query.display
             )
             first_open.set()

@@ -1,21 +1,27 @@
-"""End to end in a private chat: queries, the catalog as buttons, /topics, /testtopic, /latest.
+"""End to end in private chats: queries, the catalog as buttons, /topics, /testtopic, /latest.
 
-The real Application runs in the test's event loop and talks HTTP to the stand-in Bot API.
+The real Application handles each update (tests/support/chat_bot.py) and answers through the
+door to the stand-in Bot API, Telegram's limits on. Checks that don't depend on one another
+use chats of their own, so no chat's answers wait for another check's.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from bot.db import repo
-from bot.db.engine import session_scope
+from bot.db import subscriptions
 from bot.topics import parse_query
 from bot.topics.catalog import DEFAULT_CATALOG, find_entry
-from tests.support.live_bot import live_bot, story
+from tests.support.chat_bot import chat_bot
+from tests.support.live_bot import story
 
 ALICE = 111
 BOB = 222
+CAROL = 333
+DAVE = 444
 ADMIN = 999
+EDITOR = 998
 
 CATALOG_NAMES = [
     "World",
@@ -50,7 +56,7 @@ STORIES = [
 
 
 async def test_catalog_buttons_toggle_the_same_message(tmp_path: Path) -> None:
-    async with live_bot(tmp_path, items=STORIES[:4]) as bot:
+    async with chat_bot(tmp_path, items=STORIES[:4]) as bot:
         menu = await bot.ask(ALICE, "/subscribe", "Pick your topics")
         labels = [b["text"] for row in menu.buttons for b in row]
         assert labels == CATALOG_NAMES
@@ -75,40 +81,40 @@ async def test_catalog_buttons_toggle_the_same_message(tmp_path: Path) -> None:
         assert len(bot.telegram.messages(ALICE)) == 1  # no new messages, only edits
 
         # A catalog name in any case subscribes to the catalog topic, shown by its name.
-        reply = await bot.ask(ALICE, "/subscribe WORLD", "Subscribed")
+        reply = await bot.ask(BOB, "/subscribe WORLD", "Subscribed")
         assert "Subscribed to World." in reply.plain
-        assert bot.subscriptions(ALICE) == [(canonical("World"), None)]
-        menu = await bot.ask(ALICE, "/subscribe", "Pick your topics")
+        assert bot.subscriptions(BOB) == [(canonical("World"), None)]
+        menu = await bot.ask(BOB, "/subscribe", "Pick your topics")
         assert "✅ World" in [b["text"] for row in menu.buttons for b in row]
 
         # A story in the feed's Sport category alerts the Sports topic.
-        await bot.ask(ALICE, "/subscribe sports", "Subscribed to Sports")
+        await bot.ask(CAROL, "/subscribe sports", "Subscribed to Sports")
         mark = bot.telegram.mark()
         bot.publish(story(40, "Lisandra Rovers sign a new keeper", categories=["Sport"]))
-        await bot.telegram.await_message(ALICE, "Lisandra Rovers sign", since=mark, timeout=15)
+        await bot.message(CAROL, "Lisandra Rovers sign", since=mark, timeout=15)
 
         # /topics: catalog topics by name, a remove button each; removing edits the list.
-        await bot.ask(ALICE, '/subscribe "peace talks" kosovo', "Subscribed")
-        listing = await bot.ask(ALICE, "/topics", "This chat follows 3 topics")
+        bot.follow(DAVE, "World", "Sports", '"peace talks" kosovo')
+        listing = await bot.ask(DAVE, "/topics", "This chat follows 3 topics")
         assert "World" in listing.plain and "Sports" in listing.plain
         assert 'kosovo "peace talks"' in listing.plain
         remove = [b["text"] for row in listing.buttons for b in row]
         assert remove == ["✖ World", "✖ Sports", '✖ kosovo "peace talks"']
-        answer, edit = await bot.tap(listing, "✖ World", user_id=ALICE)
+        answer, edit = await bot.tap(listing, "✖ World", user_id=DAVE)
         assert answer.text is not None and "Stopped following World" in answer.text
         assert edit is not None and "follows 2 topics" in edit.plain
         assert "World" not in edit.plain
-        assert len(bot.subscriptions(ALICE)) == 2
+        assert len(bot.subscriptions(DAVE)) == 2
         now = bot.current(listing)
-        await bot.tap(now, "✖ Sports", user_id=ALICE)
-        _, edit = await bot.tap(bot.current(listing), "peace talks", user_id=ALICE)
+        await bot.tap(now, "✖ Sports", user_id=DAVE)
+        _, edit = await bot.tap(bot.current(listing), "peace talks", user_id=DAVE)
         assert edit is not None and "follows no topics" in edit.plain
         assert bot.current(listing).buttons == []
-        assert bot.subscriptions(ALICE) == []
+        assert bot.subscriptions(DAVE) == []
 
 
 async def test_query_forms_and_refusals(tmp_path: Path) -> None:
-    async with live_bot(tmp_path, items=STORIES[:4]) as bot:
+    async with chat_bot(tmp_path, items=STORIES[:4]) as bot:
         # Words AND, phrases, OR, exclusions; case, accents and possessives fold alike.
         reply = await bot.ask(ALICE, '/subscribe Kosovo\'s "Peace Talks" -Football', "Subscribed")
         assert 'Subscribed to kosovo "peace talks" -football.' in reply.plain
@@ -134,32 +140,36 @@ async def test_query_forms_and_refusals(tmp_path: Path) -> None:
             "/subscribe kosovo -kosovo": "excludes everything",
             "/subscribe gold or": 'quote it: "or"',
         }
-        for text, reason in refusals.items():
-            reply = await bot.ask(ALICE, text, reason)
+        # Each from a chat of its own, all at once; none of them subscribes to anything.
+        asked = {700 + n: (text, reason) for n, (text, reason) in enumerate(refusals.items())}
+        replies = await asyncio.gather(
+            *(bot.ask(chat, text, reason) for chat, (text, reason) in asked.items())
+        )
+        for reply in replies:
             assert "Usage: /subscribe" in reply.plain
+        for chat in asked:
+            assert bot.subscriptions(chat) == []
         assert len(bot.subscriptions(ALICE)) == 2
 
         # /unsubscribe takes any spelling of the query, or a catalog name.
-        await bot.ask(ALICE, "/unsubscribe KOSOVO OR Valdora", "Unsubscribed from")
-        await bot.ask(ALICE, "/unsubscribe sports", "isn't subscribed to Sports")
-        await bot.ask(ALICE, "/unsubscribe", "Tell me which topic to drop")
+        await bot.ask(BOB, "/unsubscribe KOSOVO OR Valdora", "Unsubscribed from")
+        kept = parse_query('kosovo "peace talks" -football').canonical
+        assert bot.subscriptions(BOB) == [(kept, None)]
+        await bot.ask(CAROL, "/unsubscribe sports", "isn't subscribed to Sports")
+        await bot.ask(DAVE, "/unsubscribe", "Tell me which topic to drop")
 
         # The per-chat limit: say so and point to /topics.
-        with session_scope(bot.engine) as session:
-            for n in range(repo.MAX_TOPICS_PER_CHAT - 1):
-                q = parse_query(f"filler{n}")
-                repo.subscribe(
-                    session=session, chat_id=ALICE, canonical=q.canonical, display=q.display
-                )
-        reply = await bot.ask(ALICE, "/subscribe one more", "already follows 50 topics")
+        bot.follow(CAROL, *(f"filler{n}" for n in range(subscriptions.MAX_TOPICS_PER_CHAT)))
+        reply = await bot.ask(CAROL, "/subscribe one more", "already follows 50 topics")
         assert "/topics" in reply.plain
-        menu = await bot.ask(ALICE, "/subscribe", "Pick your topics")
-        answer, _ = await bot.tap(menu, "Health", user_id=ALICE, edited=False)
+        menu = await bot.ask(CAROL, "/subscribe", "Pick your topics")
+        answer, _ = await bot.tap(menu, "Health", user_id=CAROL, edited=False)
         assert answer.show_alert and answer.text is not None and "50 topics" in answer.text
+        assert len(bot.subscriptions(CAROL)) == subscriptions.MAX_TOPICS_PER_CHAT
 
 
 async def test_testtopic_marks_the_newest_stories(tmp_path: Path) -> None:
-    async with live_bot(tmp_path, items=STORIES) as bot:
+    async with chat_bot(tmp_path, items=STORIES) as bot:
         reply = await bot.ask(ALICE, "/testtopic harbour", "newest stories")
         # Only the 20 newest are tried: the old crane story (22nd) is not among them.
         assert "harbour matches 2 of the 20 newest stories" in reply.plain
@@ -185,28 +195,34 @@ async def test_testtopic_marks_the_newest_stories(tmp_path: Path) -> None:
 
 
 async def test_latest_counts_queries_and_catalog_names(tmp_path: Path) -> None:
-    async with live_bot(tmp_path, items=STORIES) as bot:
-        await bot.ask(ALICE, "/latest", "Harbour pilots end strike")
-        await bot.ask(ALICE, "/latest 0", "between 1 and 5 stories")
-        await bot.ask(ALICE, "/latest harbour 9", "between 1 and 5 stories")
-        await bot.ask(ALICE, "/latest sports", "Rovers win the cup final")
+    async with chat_bot(tmp_path, items=STORIES) as bot:
+        asks = [
+            ("/latest", "Harbour pilots end strike"),
+            ("/latest 0", "between 1 and 5 stories"),
+            ("/latest harbour 9", "between 1 and 5 stories"),
+            ("/latest sports", "Rovers win the cup final"),
+            ('/latest kosovo -football "peace talks"', "Kosovo and Serbia"),
+        ]
+        # Each question in a chat of its own, all at once.
+        await asyncio.gather(
+            *(bot.ask(500 + n, text, contains) for n, (text, contains) in enumerate(asks))
+        )
         mark = bot.say(ALICE, "/latest kosovo 2")
-        await bot.telegram.await_message(ALICE, "Kosovo and Serbia", since=mark)
-        await bot.telegram.await_message(ALICE, "Football transfer talks", since=mark)
-        await bot.ask(ALICE, '/latest kosovo -football "peace talks"', "Kosovo and Serbia")
-        reply = await bot.ask(ALICE, "/latest zeppelin", "No stored story matches")
+        await bot.message(ALICE, "Kosovo and Serbia", since=mark)
+        await bot.message(ALICE, "Football transfer talks", since=mark)
+        reply = await bot.ask(BOB, "/latest zeppelin", "No stored story matches")
         assert "/subscribe zeppelin" in reply.plain
-        reply = await bot.ask(ALICE, '/latest "unclosed', "A quote is not closed")
+        reply = await bot.ask(CAROL, '/latest "unclosed', "A quote is not closed")
         assert "Usage: /latest" in reply.plain
 
 
 async def test_operators_edit_the_catalog(tmp_path: Path) -> None:
-    async with live_bot(tmp_path, items=STORIES[:4], admin_ids=[ADMIN]) as bot:
-        await bot.ask(ALICE, "/addtopic Climate climate", "only the bot's operators")
-        await bot.ask(ALICE, "/removetopic Sports", "only the bot's operators")
-        help_text = await bot.ask(ADMIN, "/help", "/subscribe")
+    async with chat_bot(tmp_path, items=STORIES[:4], admin_ids=[ADMIN, EDITOR]) as bot:
+        await bot.ask(BOB, "/addtopic Climate climate", "only the bot's operators")
+        await bot.ask(BOB, "/removetopic Sports", "only the bot's operators")
+        help_text = await bot.ask(EDITOR, "/help", "/subscribe")
         assert "/addtopic" in help_text.plain and "/removetopic" in help_text.plain
-        help_text = await bot.ask(ALICE, "/help", "/subscribe")
+        help_text = await bot.ask(BOB, "/help", "/subscribe")
         assert "/addtopic" not in help_text.plain and "/testtopic" in help_text.plain
 
         reply = await bot.ask(ADMIN, '/addtopic Climate climate OR "global warming"', "Added")
@@ -223,10 +239,14 @@ async def test_operators_edit_the_catalog(tmp_path: Path) -> None:
         listing = await bot.ask(ALICE, "/topics", "follows 2 topics")
         assert "Sports" in listing.plain and "Climate" in listing.plain
 
-        await bot.ask(ADMIN, "/addtopic 9lives cats", "starts with a letter")
-        await bot.ask(ADMIN, '/addtopic Twin climate OR "global warming"', "Climate already has")
-        await bot.ask(ADMIN, "/addtopic Bad -only", "only excludes words")
-        await bot.ask(ADMIN, "/addtopic Lonely", "Usage: /addtopic")
+        await bot.ask(EDITOR, "/addtopic 9lives cats", "starts with a letter")
+        await bot.ask(CAROL, '/addtopic Twin climate OR "global warming"', "only the bot's")
+        await bot.ask(EDITOR, '/addtopic Twin climate OR "global warming"', "Climate already has")
+        await bot.ask(DAVE, "/addtopic Bad -only", "only the bot's operators")
+        await asyncio.gather(
+            bot.ask(ADMIN, "/addtopic Bad -only", "only excludes words"),
+            bot.ask(EDITOR, "/addtopic Lonely", "Usage: /addtopic"),
+        )
 
         # Removing keeps the chats' subscriptions as plain queries.
         reply = await bot.ask(ADMIN, "/removetopic CLIMATE", "Removed")

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.db import repo
+from bot.db import entries
 from bot.db.engine import session_scope
 from bot.db.models import Entry, Feed
 from bot.delivery.render import Alert, render_alert
@@ -52,7 +52,7 @@ async def test_first_poll_is_history_then_new_entries_alert(
         assert report.polled == 1 and report.failed == 0
         assert deliveries(engine) == []  # history alerts no one
         with session_scope(engine) as session:
-            assert len(repo.latest_entries(session=session, limit=10)) == 2
+            assert len(entries.latest_entries(session=session, limit=10)) == 2
 
         items.insert(0, item(3, "Glacier lake drained in Lorn valley", link=server.url("/page")))
         server.set("/f.xml", rss("Valley News", items))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot.db import repo
+from bot.db import entries, outbox
 from bot.db.engine import session_scope
 from bot.db.models import Delivery, Entry, Feed, utcnow
 from tests.support.feed_server import FeedServer, atom, rss
@@ -183,11 +183,11 @@ async def test_pruning_keeps_what_the_feed_still_carries(
                 select(Entry.id).where(Entry.title == "Glacier alert still queued")
             ).one()
             assert waiting is not None
-            repo.enqueue_entry(session=session, entry_id=waiting, chats={8: None})
+            outbox.enqueue_entry(session=session, entry_id=waiting, chats={8: None})
 
-        cutoff = repo.retention_cutoff(now=now, days=30)
+        cutoff = entries.retention_cutoff(now=now, days=30)
         with session_scope(engine) as session:
-            removed = repo.prune_entries(session=session, older_than=cutoff)
+            removed = entries.prune_entries(session=session, older_than=cutoff)
         assert removed == 1
         assert sorted(stored(engine).values()) == [
             "Glacier alert still queued",

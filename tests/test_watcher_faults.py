@@ -26,8 +26,9 @@ from bot.db.engine import session_scope
 from bot.db.models import Entry, Feed
 from bot.feeds.fetcher import build_client
 from bot.feeds.netguard import IPAddress, resolve_host
-from bot.ingest.alerts import TopicCache
-from bot.ingest.watcher import FeedWatcher, fetch_limits
+from bot.ingest.topic_cache import TopicCache
+from bot.ingest.watcher import FeedWatcher
+from bot.ingest.workers import fetch_limits
 from tests.support.feed_server import FeedServer, rss
 from tests.support.watcher import add_feed, deliveries, item, make_due, subscribe
 
@@ -247,7 +248,7 @@ async def test_refused_address_is_logged_once(
     url = _private_address(server)
     add_feed(engine, url)
     watcher = guarded_watcher(engine)
-    caplog.set_level(logging.DEBUG, logger="bot.ingest.watcher")
+    caplog.set_level(logging.DEBUG, logger="bot.ingest")
     try:
         for _ in range(3):
             make_due(engine)
@@ -258,7 +259,7 @@ async def test_refused_address_is_logged_once(
     warnings = [
         r.getMessage()
         for r in caplog.records
-        if r.name == "bot.ingest.watcher" and r.levelno >= logging.WARNING
+        if r.name.startswith("bot.ingest.") and r.levelno >= logging.WARNING
     ]
     assert len(warnings) == 1
     assert "refused: intranet.example resolves to a private address 10.20.30.40" in warnings[0]

@@ -18,7 +18,9 @@ from bot.config import get_settings
 from bot.db import feeds as feeds_db
 from bot.db.engine import session_scope
 from bot.db.models import Feed, utcnow
-from bot.ingest.alerts import TopicCache
+from bot.handlers.feeds import disabled_notice
+from bot.ingest.poll import FeedDisabled
+from bot.ingest.topic_cache import TopicCache
 from bot.ingest.watcher import FeedWatcher
 from tests.support.feed_server import FeedRequest, FeedResponse, FeedServer, rss
 from tests.support.watcher import add_feed, deliveries, item, make_due, subscribe
@@ -193,11 +195,11 @@ async def test_feed_is_disabled_after_n_errors_and_operators_are_told(
     add_feed(engine, ok)
     notices: list[str] = []
 
-    async def notify(text: str) -> None:
-        notices.append(text)
+    async def notify(event: FeedDisabled) -> None:
+        notices.append(disabled_notice(event))
 
     watcher = watcher_for(engine, feed_disable_after_errors=3)
-    watcher.notify_admins = notify
+    watcher.on_disabled = notify
     try:
         for round_number in range(1, 4):
             make_due(engine)

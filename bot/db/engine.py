@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+
+T = TypeVar("T")
 
 
 def normalize_url(url: str) -> str:
@@ -50,3 +53,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+async def unit_of_work(engine: Engine, work: Callable[[Session], T]) -> T:
+    """Run `work` in one transaction on a worker thread; commit on success, else roll back.
+
+    The event loop never waits on the database: every chat action, job and command-line
+    use case reaches storage through here (the poll pipeline also holds its write lock).
+    """
+
+    def run() -> T:
+        with session_scope(engine) as session:
+            return work(session)
+
+    return await asyncio.to_thread(run)

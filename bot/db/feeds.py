@@ -1,4 +1,4 @@
-"""Feed data access: scheduling, health, listing and entry presence. Keyword-only arguments."""
+"""Feed rows: adding, scheduling, health and listing. Keyword-only arguments."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from sqlmodel import Session, col, select
 
 from bot.db import upsert
 from bot.db.models import Entry, Feed, UTCDateTime
+from bot.feeds.identity import feed_name
 
 _CHUNK = 500
 
 
-def add_feeds(*, session: Session, urls: Iterable[str], now: datetime) -> list[Feed]:
-    """Store feeds that aren't stored yet, due at once; return the new ones.
+def add_feeds(*, session: Session, urls: Iterable[str], now: datetime | None = None) -> list[Feed]:
+    """Store feeds that aren't stored yet, due at once (at `now`); return the new ones.
 
     A feed another process stores at the same moment counts as already stored.
     """
@@ -42,6 +43,15 @@ def feed_number(*, session: Session, feed_id: int) -> int:
     """Return the feed's position in `all_feeds` (1-based)."""
     stmt = select(sa.func.count()).select_from(Feed).where(col(Feed.id) <= feed_id)
     return int(session.exec(stmt).one())
+
+
+def feed_names(*, session: Session, feed_ids: Iterable[int]) -> dict[int, str]:
+    """Return the display name of each feed id (bot/feeds/identity.py, feed_name)."""
+    ids = list(set(feed_ids))
+    if not ids:
+        return {}
+    rows = session.exec(select(Feed).where(col(Feed.id).in_(ids)))
+    return {f.id: feed_name(title=f.title, url=f.url) for f in rows if f.id is not None}
 
 
 def all_feeds(*, session: Session) -> list[Feed]:
@@ -85,17 +95,6 @@ def feeds_by_ids(*, session: Session, ids: Sequence[int]) -> list[Feed]:
             assert feed.id is not None
             found[feed.id] = feed
     return [found[i] for i in ids if i in found]
-
-
-def touch_entries(*, session: Session, feed_id: int, keys: Sequence[str], when: datetime) -> None:
-    """Record that the feed's content still carries these entries."""
-    for start in range(0, len(keys), _CHUNK):
-        chunk = list(keys[start : start + _CHUNK])
-        session.execute(
-            sa.update(Entry)
-            .where(col(Entry.feed_id) == feed_id, col(Entry.key).in_(chunk))
-            .values(last_seen_at=when)
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,3 +248,17 @@ def delete_feed(*, session: Session, feed_id: int) -> int:
     # ON DELETE CASCADE takes the entries and their outbox rows along.
     session.execute(sa.delete(Feed).where(col(Feed.id) == feed_id))
     return int(entries)
+
+
+def reset_feed(*, session: Session, url: str) -> Feed:
+    """Store the feed afresh, due now: its old stories (and their outbox rows) are deleted."""
+    session.execute(sa.delete(Feed).where(col(Feed.url) == url))
+    feed = Feed(url=url)
+    session.add(feed)
+    session.flush()
+    return feed
+
+
+def set_feed_enabled(*, session: Session, url: str, enabled: bool) -> None:
+    """Enable or disable a feed by URL."""
+    session.execute(sa.update(Feed).where(col(Feed.url) == url).values(enabled=enabled))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,6 +13,37 @@ from sqlmodel import Field, SQLModel
 def utcnow() -> datetime:
     """Return the current time as an aware UTC datetime."""
     return datetime.now(UTC)
+
+
+class DeliveryState(StrEnum):
+    """Where an outbox row is; stored as its value in a 16-character column."""
+
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed by a sender
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (or the chat is unreachable)
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"  # the connection broke mid-send: it may have arrived
+    DEAD = "dead"  # given up after too many attempts
+
+
+OPEN_STATES = (DeliveryState.QUEUED, DeliveryState.SENDING)
+# What an operator counts as failed; `unknown` is reported on its own.
+FAILED_STATES = (DeliveryState.FAILED, DeliveryState.CANCELLED, DeliveryState.DEAD)
+
+
+class BroadcastState(StrEnum):
+    DRAFT = "draft"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Priority(IntEnum):
+    """Outbox lanes: a breaking alert is claimed before any queued broadcast."""
+
+    ALERT = 0
+    BROADCAST = 1
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -118,7 +150,7 @@ class Feed(SQLModel, table=True):
     last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     last_polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     # When the feed's content was last read; a 304 leaves it. Entries whose `last_seen_at`
-    # is older were not in that content (see repo.prune_entries).
+    # is older were not in that content (see bot/db/entries.py, prune_entries).
     last_parsed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime(), index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
@@ -136,6 +168,8 @@ class Entry(SQLModel, table=True):
     link_key: str | None = Field(default=None, max_length=2048, index=True)
     title: str = Field(max_length=400)
     summary: str = Field(default="", sa_type=sa.Text)
+    # The feed's own description of the story (its blurb); topics match it with the summary.
+    description: str = Field(default="", sa_type=sa.Text, sa_column_kwargs={"server_default": ""})
     categories: str = Field(default="", sa_type=sa.Text)  # newline-separated
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), index=True)
@@ -154,7 +188,7 @@ class Broadcast(SQLModel, table=True):
     admin_chat_id: int = Field(sa_type=sa.BigInteger)
     admin_message_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     text: str = Field(sa_type=sa.Text)
-    state: str = Field(default="draft", max_length=16)  # draft, sending, done, cancelled
+    state: str = Field(default=BroadcastState.DRAFT, max_length=16)
     total: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
@@ -179,10 +213,8 @@ class Delivery(SQLModel, table=True):
     broadcast_id: int | None = Field(
         default=None, foreign_key="broadcast.id", ondelete="CASCADE", index=True
     )
-    # queued, sending (claimed by a sender), sent, failed, cancelled, unknown, dead
-    state: str = Field(default="queued", max_length=16)
-    # 0 alerts, 1 broadcasts: a breaking alert is claimed before any queued broadcast.
-    priority: int = Field(default=0, sa_type=sa.SmallInteger)
+    state: str = Field(default=DeliveryState.QUEUED, max_length=16)
+    priority: int = Field(default=Priority.ALERT, sa_type=sa.SmallInteger)
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     last_error: str | None = Field(default=None, max_length=500)

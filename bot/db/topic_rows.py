@@ -1,7 +1,7 @@
 """Topic rows that many chats share: created and dropped safely while others use them.
 
 Every topic created or deleted is also written to `topic_change`, which matching indexes in
-every process catch up from (bot/alerts.py). Keyword-only arguments, no Telegram.
+every process catch up from (bot/ingest/topic_cache.py). Keyword-only arguments, no Telegram.
 """
 
 from __future__ import annotations

@@ -18,10 +18,11 @@ known, and a single slow answer on a live link (others keep arriving) holds noth
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from enum import Enum
+
+from bot.backoff import backoff
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,7 @@ class Breaker:
         self._probes += 1
         if self.state is State.SUSPECT and self.failures >= self.threshold:
             self._open(reason)
-        delay = min(PROBE_CAP, PROBE_FIRST * 2.0 ** max(0, self._probes - 1))
-        return delay * random.uniform(0.75, 1.0)
+        return backoff(self._probes, base=PROBE_FIRST, cap=PROBE_CAP, jitter=0.25)
 
     def probe_answered(self) -> None:
         """The Bot API answered a probe: close the breaker."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import math
 import os
-import random
 import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.backoff import backoff
 from bot.db import outbox
 from bot.delivery.errors import Action, Outcome
 
@@ -79,8 +79,7 @@ class Job:
 
 def backoff_seconds(attempts: int, *, base: float = 2.0, cap: float = 600.0) -> float:
     """Return the wait before retry number `attempts`: exponential, with jitter in [½, 1]."""
-    delay = min(cap, base * 2.0 ** min(max(attempts - 1, 0), 30))
-    return delay * random.uniform(0.5, 1.0)
+    return backoff(attempts, base=base, cap=cap, jitter=0.5)
 
 
 def new_sender_id() -> str:

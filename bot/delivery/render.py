@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,6 +15,7 @@ MAX_ANSWER_CHARS = 200
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_TITLE_CHARS = 300
 READ_MORE = "Read the full story"
+_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,11 @@ def esc(text: str) -> str:
 def esc_attr(text: str) -> str:
     """Escape text for an HTML attribute value."""
     return html.escape(text, quote=True)
+
+
+def visible_text(markup: str) -> str:
+    """Return what a chat shows of a message in Telegram HTML: tags gone, entities decoded."""
+    return html.unescape(_TAG.sub("", markup))
 
 
 def utf16_len(text: str) -> int:

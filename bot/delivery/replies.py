@@ -10,11 +10,9 @@ messages and are not paced per chat. A reply that could not be sent within
 from __future__ import annotations
 
 import asyncio
-import html
 import itertools
 import logging
 import math
-import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -25,7 +23,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.delivery.errors import Action, Outcome
 from bot.delivery.pacing import Pacer
-from bot.delivery.render import MAX_MESSAGE_CHARS, utf16_cut
+from bot.delivery.render import MAX_MESSAGE_CHARS, utf16_cut, visible_text
 from bot.ops import metrics
 
 log = logging.getLogger(__name__)
@@ -38,7 +36,6 @@ SHARE_WINDOW = 1.0
 SCAN = 64
 RETRY_CAP = 10.0
 
-_TAG = re.compile(r"<[^>]*>")
 _seq = itertools.count()
 
 
@@ -69,7 +66,7 @@ class Reply:
 
 def plain_fallback(text: str) -> str:
     """Return HTML as the plain text it shows, cut to Telegram's limit (for render bugs)."""
-    return utf16_cut(html.unescape(_TAG.sub("", text)), MAX_MESSAGE_CHARS)
+    return utf16_cut(visible_text(text), MAX_MESSAGE_CHARS)
 
 
 class ReplyLane:

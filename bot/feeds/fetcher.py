@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import math
-import random
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -24,6 +20,7 @@ from bot.feeds.netguard import (
     is_public_address,
     resolve_host,
 )
+from bot.feeds.policy import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -87,14 +84,6 @@ class FetchError(Exception):
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
-
-
-def host_of(url: str) -> str:
-    """Return the URL's host for logs and limits (never the query, which may hold secrets)."""
-    try:
-        return urlsplit(url).hostname or "?"
-    except ValueError:
-        return "?"
 
 
 def build_client(
@@ -407,80 +396,3 @@ def _size(count: int) -> str:
     if count >= 1024 and count % 1024 == 0:
         return f"{count // 1024} KiB"
     return f"{count} bytes"
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Return the seconds a Retry-After header asks for (RFC 9110 §10.2.3), or None."""
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
-
-
-def cache_max_age(headers: Mapping[str, str] | None) -> float | None:
-    """Return Cache-Control max-age in seconds, unless the response forbids caching."""
-    value = _header(headers, "cache-control")
-    if value is None:
-        return None
-    max_age = None
-    for directive in value.split(","):
-        name, _, argument = directive.strip().partition("=")
-        name = name.strip().lower()
-        if name in ("no-cache", "no-store"):
-            return None
-        if name == "max-age":
-            argument = argument.strip().strip('"')
-            if argument.isdigit():
-                max_age = float(argument)
-    return max_age
-
-
-def next_poll_delay(
-    *,
-    default_seconds: float,
-    ttl_seconds: int | None,
-    headers: Mapping[str, str] | None,
-    retry_after: float | None = None,
-    cap_seconds: float = 6 * 3600,
-) -> float:
-    """Return seconds until the next poll of a feed.
-
-    Never sooner than the feed asks (RSS ttl, Cache-Control max-age, Retry-After)
-    and never later than `cap_seconds`.
-    """
-    if retry_after is None:
-        retry_after = parse_retry_after(_header(headers, "retry-after"))
-    asked = [default_seconds]
-    for wish in (ttl_seconds, cache_max_age(headers), retry_after):
-        if wish is not None and wish > 0:
-            asked.append(float(wish))
-    return max(0.0, min(max(asked), cap_seconds))
-
-
-def backoff_delay(*, error_count: int, base_seconds: float, cap_seconds: float = 6 * 3600) -> float:
-    """Return seconds to wait after `error_count` consecutive failures.
-
-    Doubles per failure from `base_seconds`, capped at `cap_seconds`, less up to
-    10% jitter so failing feeds do not retry in lockstep.
-    """
-    exponent = min(max(error_count, 1) - 1, 60)
-    delay = min(base_seconds * 2.0**exponent, cap_seconds)
-    return delay * (1.0 - 0.1 * random.random())
-
-
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    """Look a header up without regard to case."""
-    if not headers:
-        return None
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None

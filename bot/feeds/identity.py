@@ -1,4 +1,4 @@
-"""Stable identities for feed entries: canonical links and entry keys."""
+"""Names and identities: a feed's display name, hosts, canonical links and entry keys."""
 
 from __future__ import annotations
 
@@ -13,6 +13,20 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _TRACKING_PARAMS = frozenset({"fbclid", "gclid"})
 # "scheme://user:password@" anywhere in a text (userinfo never holds "/", "@" or spaces).
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
+
+
+def host_of(url: str) -> str:
+    """Return the URL's host for logs and limits (never the query, which may hold secrets)."""
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
+def feed_name(*, title: str | None, url: str) -> str:
+    """Return how a feed is named everywhere (alerts, /feeds, the command line): its title,
+    else its host."""
+    return title or host_of(url)
 
 
 def hide_credentials(text: str) -> str:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import logging
-import re
-import time
 from collections.abc import Coroutine
 from datetime import datetime
-from functools import partial
 from typing import Any
 
-from sqlmodel import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot.db import outbox, repo
-from bot.db.outbox import BroadcastTally
 from bot.delivery.render import (
     MAX_MESSAGE_CHARS,
     broadcast_text,
@@ -23,10 +16,11 @@ from bot.delivery.render import (
     format_time,
     render_broadcast,
     utf16_len,
+    visible_text,
 )
-from bot.handlers.commands import command_text, reply
+from bot.handlers.context import Context, command_text, reply, sender_is_admin
 from bot.handlers.topics import button_id
-from bot.state import Context, door, state
+from bot.services.broadcasts import BroadcastTally
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +31,6 @@ RECENT = 5
 # The preview message shows progress at most this often: edits count against the chat's
 # flood limit like messages do.
 PROGRESS_EVERY = 3.0
-PROGRESS_KEY = "broadcast-progress"
 
 
 def plural(n: int, word: str) -> str:
@@ -47,7 +40,7 @@ def plural(n: int, word: str) -> str:
 
 def progress_text(tally: BroadcastTally) -> str:
     """Return the preview's text while the broadcast is being sent."""
-    total = tally.broadcast.total
+    total = tally.total
     return (
         f"📣 <b>Sending</b> to {plural(total, 'chat')}: {tally.sent:,} sent, "
         f"{tally.failed:,} failed, {tally.pending:,} waiting."
@@ -56,7 +49,7 @@ def progress_text(tally: BroadcastTally) -> str:
 
 def finished_text(tally: BroadcastTally) -> str:
     """Return the final tally (the preview's last edit and the admin's report)."""
-    total = tally.broadcast.total
+    total = tally.total
     text = (
         f"📣 <b>Broadcast finished</b>: delivered to {tally.sent:,} of {plural(total, 'chat')}; "
         f"{tally.failed:,} failed."
@@ -84,7 +77,7 @@ def preview_messages(text: str, chats: int) -> list[str]:
     body = render_broadcast(text)
     head = f"<b>Broadcast preview</b> — to {plural(chats, 'active chat')}"
     together = f"{head}. Chats will receive exactly this:\n\n{body}"
-    if utf16_len(html.unescape(re.sub(r"<[^>]*>", "", together))) <= MAX_MESSAGE_CHARS:
+    if utf16_len(visible_text(together)) <= MAX_MESSAGE_CHARS:
         return [together]
     return [body, f"{head}: the message above, exactly as chats will receive it."]
 
@@ -102,19 +95,19 @@ def status_text(*, sending: list[BroadcastTally], recent: list[BroadcastTally]) 
     if not sending and not recent:
         return "📣 No broadcasts yet. Send one with /broadcast TEXT."
     lines = ["📣 <b>Broadcasts</b>"]
-    running = {t.broadcast.id for t in sending}
+    running = {t.broadcast_id for t in sending}
     for t in sending:
         lines.append(
-            f"#{t.broadcast.id} <b>sending</b> since {_when(t.broadcast.confirmed_at)}: "
-            f"{t.sent:,} of {t.broadcast.total:,} sent, {t.failed:,} failed, "
+            f"#{t.broadcast_id} <b>sending</b> since {_when(t.confirmed_at)}: "
+            f"{t.sent:,} of {t.total:,} sent, {t.failed:,} failed, "
             f"{t.pending:,} waiting"
         )
     for t in recent:
-        if t.broadcast.id in running:
+        if t.broadcast_id in running:
             continue
         lines.append(
-            f"#{t.broadcast.id} done {_when(t.broadcast.finished_at)}: delivered to "
-            f"{t.sent:,} of {t.broadcast.total:,}; {t.failed:,} failed"
+            f"#{t.broadcast_id} done {_when(t.finished_at)}: delivered to "
+            f"{t.sent:,} of {t.total:,}; {t.failed:,} failed"
             + (f"; {t.unknown:,} unknown" if t.unknown else "")
         )
     return "\n".join(lines)
@@ -122,13 +115,12 @@ def status_text(*, sending: list[BroadcastTally], recent: list[BroadcastTally]) 
 
 async def broadcast(update: Update, context: Context) -> None:
     """Show an admin a preview of the broadcast with Confirm and Cancel buttons."""
-    app = state(context)
     user = update.effective_user
     chat = update.effective_chat
-    if chat is None or not app.is_admin(user.id if user else None):
+    message = update.effective_message
+    if chat is None or message is None or user is None or not sender_is_admin(update, context):
         await reply(context, update, "Sorry, only the bot's operators can broadcast.")
         return
-    assert user is not None
     text = command_text(update)
     if not text:
         await reply(
@@ -145,12 +137,9 @@ async def broadcast(update: Update, context: Context) -> None:
     if length > MAX_MESSAGE_CHARS:
         await reply(context, update, too_long_text(length))
         return
-    bc_id = await app.db(
-        lambda s: outbox.create_broadcast(
-            session=s, admin_user_id=user.id, admin_chat_id=chat.id, text=text
-        )
-    )
-    chats = await app.db(lambda s: len(repo.active_chat_ids(session=s)))
+    service = context.services.broadcasts
+    draft = await service.draft(admin_user_id=user.id, admin_chat_id=chat.id, text=text)
+    bc_id = draft.broadcast_id
     buttons = InlineKeyboardMarkup(
         [
             [
@@ -159,10 +148,8 @@ async def broadcast(update: Update, context: Context) -> None:
             ]
         ]
     )
-    message = update.effective_message
-    assert message is not None
-    the_door = door(context)
-    messages = preview_messages(text, chats)
+    the_door = context.door
+    messages = preview_messages(text, draft.chats)
     for body in messages[:-1]:
         the_door.reply(message, body, link_preview=False)
     preview = the_door.reply(message, messages[-1], reply_markup=buttons, link_preview=False)
@@ -170,11 +157,7 @@ async def broadcast(update: Update, context: Context) -> None:
     async def remember(sent: Message | None) -> None:
         if sent is None:
             return  # not delivered (logged by the door): no progress to show on it
-        await app.db(
-            lambda s: outbox.set_broadcast_message(
-                session=s, broadcast_id=bc_id, message_id=sent.message_id
-            )
-        )
+        await service.remember_preview(bc_id, sent.message_id)
 
     # Progress edits need the preview's message id; the handler doesn't wait for it.
     preview.add_done_callback(lambda f: _background(context, remember(f.result())))
@@ -182,20 +165,17 @@ async def broadcast(update: Update, context: Context) -> None:
 
 async def broadcast_status(update: Update, context: Context) -> None:
     """Show the running and recent broadcasts (admins only; the caller checked)."""
-    app = state(context)
-    sending = await app.db(lambda s: outbox.sending_broadcasts(session=s))
-    recent = await app.db(lambda s: outbox.recent_broadcasts(session=s, limit=RECENT))
-    await reply(context, update, status_text(sending=sending, recent=recent))
+    status = await context.services.broadcasts.status(recent=RECENT)
+    await reply(context, update, status_text(sending=status.sending, recent=status.recent))
 
 
 async def broadcast_button(update: Update, context: Context) -> None:
     """Confirm or cancel a broadcast from its preview's buttons."""
-    app = state(context)
     query = update.callback_query
     if query is None or query.data is None:
         return
-    the_door = door(context)
-    if not app.is_admin(query.from_user.id):
+    the_door = context.door
+    if not context.is_admin(query.from_user.id):
         the_door.answer(query, "Only the bot's operators can do that.", show_alert=True)
         return
     confirm = query.data.startswith(CONFIRM)
@@ -203,17 +183,17 @@ async def broadcast_button(update: Update, context: Context) -> None:
     if bc_id is None:
         the_door.answer(query, "That button is out of date.")
         return
+    service = context.services.broadcasts
     if confirm:
-        bc = await app.db(lambda s: outbox.confirm_broadcast(session=s, broadcast_id=bc_id))
-        if bc is None:
+        total = await service.confirm(bc_id)
+        if total is None:
             the_door.answer(query, "This broadcast was already handled.")
             return
         the_door.wake()
         the_door.answer(query, "Sending…")
-        status = f"📣 <b>Sending</b> to {plural(bc.total, 'chat')}…"
+        status = f"📣 <b>Sending</b> to {plural(total, 'chat')}…"
     else:
-        cancelled = await app.db(lambda s: outbox.cancel_broadcast(session=s, broadcast_id=bc_id))
-        if cancelled is None:
+        if not await service.cancel(bc_id):
             the_door.answer(query, "This broadcast was already handled.")
             return
         the_door.answer(query, "Cancelled.")
@@ -221,38 +201,3 @@ async def broadcast_button(update: Update, context: Context) -> None:
     message = query.message
     if isinstance(message, Message):
         the_door.edit_text(message.chat_id, message.message_id, status)
-
-
-def _edit_preview(context: Context, tally: BroadcastTally, text: str) -> None:
-    bc = tally.broadcast
-    if bc.admin_message_id is not None:
-        door(context).edit_text(bc.admin_chat_id, bc.admin_message_id, text)
-
-
-def _finish(session: Session, *, broadcast_id: int) -> bool:
-    return outbox.finish_broadcast(session=session, broadcast_id=broadcast_id)
-
-
-async def report_progress(context: Context) -> None:
-    """Job: show each running broadcast's progress on its preview; report finished ones."""
-    app = state(context)
-    shown: dict[int, tuple[float, str]] = context.bot_data.setdefault(PROGRESS_KEY, {})
-    tallies = await app.db(lambda s: outbox.sending_broadcasts(session=s))
-    now = time.monotonic()
-    for tally in tallies:
-        bc = tally.broadcast
-        assert bc.id is not None
-        bc_id = bc.id
-        if tally.pending == 0:
-            if not await app.db(partial(_finish, broadcast_id=bc_id)):
-                continue
-            shown.pop(bc_id, None)
-            text = finished_text(tally)
-            _edit_preview(context, tally, text)
-            door(context).send(bc.admin_chat_id, text, kind="notice")
-            continue
-        text = progress_text(tally)
-        last_at, last_text = shown.get(bc_id, (-PROGRESS_EVERY, ""))
-        if text != last_text and now - last_at >= PROGRESS_EVERY:
-            shown[bc_id] = (now, text)
-            _edit_preview(context, tally, text)

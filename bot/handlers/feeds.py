@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-import html
 import logging
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
 from telegram import Document, Update
 from telegram.error import TelegramError
 
-from bot.db.models import utcnow
 from bot.delivery.door import Door
-from bot.feeds.admin import (
+from bot.delivery.render import esc
+from bot.feeds.identity import hide_credentials
+from bot.feeds.opml import MAX_OPML_BYTES, OpmlError
+from bot.handlers.context import Context, command_text, reply, sender_is_admin
+from bot.ingest.poll import FeedDisabled
+from bot.services.feeds import (
     FeedInputError,
-    FeedManager,
     FeedStatus,
     FeedUnusableError,
     ImportReport,
     ago,
     until,
 )
-from bot.feeds.identity import hide_credentials
-from bot.feeds.opml import MAX_OPML_BYTES, OpmlError
-from bot.handlers.commands import command_text, reply
-from bot.ingest.watcher import NotifyAdmins
-from bot.state import AppState, Context, door, state
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +41,6 @@ URL_SHOWN = 120
 REPORT_LINES = 25
 
 _HEALTH_MARK = {"ok": "✅", "failing": "⚠️", "disabled": "⛔", "new": "⏳"}
-
-
-def esc(text: str) -> str:
-    """Escape text for Telegram's HTML parse mode."""
-    return html.escape(text, quote=False)
 
 
 def _sentence(text: str) -> str:
@@ -125,31 +117,24 @@ def import_report_text(report: ImportReport, *, file_name: str) -> str:
     return "\n".join(lines)
 
 
-async def _operator(update: Update, context: Context) -> AppState | None:
-    """Return the app state when the sender is an operator; refuse politely otherwise."""
-    app = state(context)
-    user = update.effective_user
-    if not app.is_admin(user.id if user else None):
-        await reply(context, update, REFUSAL)
-        return None
-    return app
-
-
-def _manager(app: AppState) -> FeedManager:
-    return FeedManager(watcher=app.watcher)
+async def _operator(update: Update, context: Context) -> bool:
+    """Tell whether the sender is an operator; refuse everyone else politely."""
+    if sender_is_admin(update, context):
+        return True
+    await reply(context, update, REFUSAL)
+    return False
 
 
 async def addfeed(update: Update, context: Context) -> None:
     """Check a feed and add it; its current entries become history."""
-    app = await _operator(update, context)
-    if app is None:
+    if not await _operator(update, context):
         return
     raw = command_text(update)
     if not raw:
         await reply(context, update, ADD_USAGE)
         return
     try:
-        added = await _manager(app).add(raw)
+        added = await context.services.feeds.add(raw)
     except FeedInputError as err:
         await reply(context, update, f"{_sentence(esc(str(err)))}.\n{ADD_USAGE}")
         return
@@ -174,15 +159,14 @@ async def addfeed(update: Update, context: Context) -> None:
 
 async def removefeed(update: Update, context: Context) -> None:
     """Remove a feed given by URL or by its number in /feeds."""
-    app = await _operator(update, context)
-    if app is None:
+    if not await _operator(update, context):
         return
     raw = command_text(update)
     if not raw:
         await reply(context, update, REMOVE_USAGE)
         return
     try:
-        removed = await _manager(app).remove(raw)
+        removed = await context.services.feeds.remove(raw)
     except FeedInputError as err:
         await reply(context, update, f"{_sentence(esc(str(err)))}. /feeds lists the feeds I watch.")
         return
@@ -196,15 +180,14 @@ async def removefeed(update: Update, context: Context) -> None:
 
 async def list_feeds(update: Update, context: Context) -> None:
     """List the feeds with their health, a page at a time."""
-    app = await _operator(update, context)
-    if app is None:
+    if not await _operator(update, context):
         return
     raw = command_text(update)
-    statuses = await _manager(app).statuses()
+    statuses = await context.services.feeds.statuses()
     if not statuses:
         await reply(context, update, "I watch no feeds yet. Add one with /addfeed URL.")
         return
-    pages = feed_pages(statuses, now=utcnow())
+    pages = feed_pages(statuses, now=datetime.now(UTC))
     if raw and not (raw.isdigit() and 1 <= int(raw) <= len(pages)):
         await reply(context, update, f"Usage: /feeds [PAGE], where PAGE is 1 to {len(pages)}.")
         return
@@ -213,17 +196,16 @@ async def list_feeds(update: Update, context: Context) -> None:
 
 async def exportfeeds(update: Update, context: Context) -> None:
     """Send the feed list as an OPML file."""
-    app = await _operator(update, context)
-    if app is None:
+    if not await _operator(update, context):
         return
-    document, count = await _manager(app).export_opml()
+    document, count = await context.services.feeds.export_opml()
     message = update.effective_message
     if message is None:
         return
     if not count:
         await reply(context, update, "I watch no feeds yet, so there is nothing to export.")
         return
-    door(context).send_document(
+    context.door.send_document(
         message.chat_id,
         content=document.encode("utf-8"),
         filename="newsbot-feeds.opml",
@@ -245,8 +227,7 @@ def _opml_document(update: Update) -> Document | None:
 
 async def importfeeds(update: Update, context: Context) -> None:
     """Add every feed of an OPML file sent with the command or replied to."""
-    app = await _operator(update, context)
-    if app is None:
+    if not await _operator(update, context):
         return
     document = _opml_document(update)
     if document is None:
@@ -271,7 +252,7 @@ async def importfeeds(update: Update, context: Context) -> None:
         )
         return
     try:
-        report = await _manager(app).import_opml(data)
+        report = await context.services.feeds.import_opml(data)
     except OpmlError as err:
         await reply(
             context,
@@ -282,10 +263,24 @@ async def importfeeds(update: Update, context: Context) -> None:
     await reply(context, update, import_report_text(report, file_name=name))
 
 
-def make_admin_notifier(the_door: Door, admin_ids: Sequence[int]) -> NotifyAdmins:
-    """Return a callback that hands the door an HTML notice for every operator."""
+def disabled_notice(event: FeedDisabled) -> str:
+    """Return the HTML message telling operators a feed was disabled."""
+    name = f"<b>{esc(event.title)}</b>\n" if event.title else ""
+    url = esc(event.url)
+    return (
+        f"⚠️ I stopped polling a feed after {event.errors} failures in a row:\n{name}"
+        f"{url}\nLast error: {esc(event.last_error)}\n\n"
+        f"Send <code>/addfeed {url}</code> to try it again, or /removefeed to drop it."
+    )
 
-    async def notify(text: str) -> None:
+
+def notify_operators(
+    the_door: Door, admin_ids: Sequence[int]
+) -> Callable[[FeedDisabled], Awaitable[None]]:
+    """Return the watcher's callback that tells every operator a feed was disabled."""
+
+    async def notify(event: FeedDisabled) -> None:
+        text = disabled_notice(event)
         for admin in admin_ids:
             # An operator's private chat with the bot has the operator's user id.
             the_door.send(admin, text, kind="notice")

@@ -13,15 +13,13 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.state import Context, door
+from bot.handlers.context import Context
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
 COMMANDS_PER_MINUTE = 20
-ADMIN_TTL_SECONDS = 60.0
-ADMIN_CACHE_KEY = "newsbot-admin-cache"
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 
 MANAGE_REFUSAL = "Only this chat's administrators can change its topics."
@@ -93,48 +91,9 @@ class RateWindow:
         self._swept = now
 
 
-class AdminCache:
-    """Remember for `ttl` seconds whether a user administers a chat."""
-
-    def __init__(
-        self, *, ttl: float = ADMIN_TTL_SECONDS, clock: Clock = time.monotonic, size: int = 10_000
-    ) -> None:
-        self.ttl = ttl
-        self._clock = clock
-        self._size = size
-        self._known: dict[tuple[int, int], tuple[bool, float]] = {}
-
-    def get(self, chat_id: int, user_id: int) -> bool | None:
-        """Return the remembered answer, or None when there is none or it expired."""
-        found = self._known.get((chat_id, user_id))
-        if found is None:
-            return None
-        if self._clock() >= found[1]:
-            del self._known[(chat_id, user_id)]
-            return None
-        return found[0]
-
-    def put(self, chat_id: int, user_id: int, is_admin: bool) -> None:
-        """Remember the answer for ttl seconds."""
-        now = self._clock()
-        if len(self._known) >= self._size:
-            self._known = {k: v for k, v in self._known.items() if v[1] > now}
-            if len(self._known) >= self._size:
-                self._known.clear()
-        self._known[(chat_id, user_id)] = (is_admin, now + self.ttl)
-
-
-def admin_cache(context: Context) -> AdminCache:
-    """Return the application's cache of administrator checks."""
-    cache = context.bot_data.get(ADMIN_CACHE_KEY)
-    if not isinstance(cache, AdminCache):
-        cache = context.bot_data[ADMIN_CACHE_KEY] = AdminCache()
-    return cache
-
-
 async def is_chat_admin(context: Context, *, chat_id: int, user_id: int) -> bool:
     """Ask Telegram (getChatMember) whether the user administers the chat; cached briefly."""
-    cache = admin_cache(context)
+    cache = context.bot_data.admin_cache
     known = cache.get(chat_id, user_id)
     if known is not None:
         return known
@@ -215,7 +174,7 @@ class RateLimiter:
             return
         if verdict is Verdict.WARN:
             log.info("rate limit: muting sender %d for the rest of the minute", key)
-            the_door = door(context)
+            the_door = context.door
             if query is not None:
                 the_door.answer(query, SLOW_DOWN, show_alert=True)
             elif message is not None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.db import outbox
-from bot.db.models import utcnow
-from bot.db.outbox import BotStats
-from bot.handlers.commands import reply
-from bot.state import Context, state
+from bot.handlers.context import Context, reply, sender_is_admin
+from bot.services.stats import DeliveryState, Stats
 
 
-def stats_text(stats: BotStats) -> str:
+def stats_text(stats: Stats) -> str:
     """Return the /stats report."""
+    unknown = stats.outbox(DeliveryState.UNKNOWN)
     lines = [
         "📊 <b>Stats</b>",
         f"Chats: {stats.chats_active:,} active, {stats.chats_inactive:,} inactive",
@@ -20,19 +18,23 @@ def stats_text(stats: BotStats) -> str:
         f"Feeds: {stats.feeds_healthy:,} healthy, {stats.feeds_failing:,} failing"
         + (f", {stats.feeds_disabled:,} disabled" if stats.feeds_disabled else ""),
         f"Alerts sent in the last 24 hours: {stats.alerts_sent_24h:,}",
-        f"Queue: {stats.queued:,} waiting, {stats.sending:,} being sent",
-        f"Dead letters: {stats.dead:,}"
-        + (f" (and {stats.unknown:,} with an unknown outcome)" if stats.unknown else ""),
+        f"Queue: {stats.outbox(DeliveryState.QUEUED):,} waiting, "
+        f"{stats.outbox(DeliveryState.SENDING):,} being sent",
+        f"Dead letters: {stats.outbox(DeliveryState.DEAD):,}"
+        + (f" (and {unknown:,} with an unknown outcome)" if unknown else ""),
     ]
+    for bc in stats.broadcasts:
+        lines.append(
+            f"Broadcast #{bc.broadcast_id}: {bc.sent:,} of {bc.total:,} sent, "
+            f"{bc.failed:,} failed, {bc.pending:,} waiting"
+            + (f", {bc.unknown:,} unknown" if bc.unknown else "")
+        )
     return "\n".join(lines)
 
 
 async def stats(update: Update, context: Context) -> None:
     """Show operators the bot's numbers; politely refuse everyone else."""
-    app = state(context)
-    user = update.effective_user
-    if not app.is_admin(user.id if user else None):
+    if not sender_is_admin(update, context):
         await reply(context, update, "Sorry, /stats is only for the bot's operators.")
         return
-    numbers = await app.db(lambda s: outbox.bot_stats(session=s, now=utcnow()))
-    await reply(context, update, stats_text(numbers))
+    await reply(context, update, stats_text(await context.services.stats.read()))

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from bot.config import Settings
-from bot.feeds.fetcher import HTML_ACCEPT, FetchError, FetchLimits, FetchResult, fetch, host_of
+from bot.feeds.fetcher import HTML_ACCEPT, FetchError, FetchLimits, FetchResult, fetch
+from bot.feeds.identity import host_of
 from bot.feeds.parser import ParsedEntry
 from bot.summaries import (
     LlmSummarizer,
@@ -28,7 +29,7 @@ from bot.summaries import (
 )
 
 if TYPE_CHECKING:
-    from bot.ingest.watcher import CpuPool, HostSlots
+    from bot.ingest.workers import CpuPool, HostSlots
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.engine import Engine
 
 from bot.ops import metrics
+from bot.services.stats import scrape_registry
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class OpsServer:
         self.engine = engine
         self.status = status
         self.poll_interval = poll_interval
-        self.registry = metrics.scrape_registry(engine)
+        self.registry = scrape_registry(engine)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 

@@ -1,9 +1,10 @@
-"""Prometheus metrics: counters the pipeline bumps as it works, gauges read from the database.
+"""Prometheus metrics: the counters the pipeline bumps as it works.
 
 Everything lives in `REGISTRY`, a registry of our own (not prometheus-client's global one), and
 every name starts with `newsbot_`. The watcher and the sender call the `record_*` functions;
 what is cheaper to read from the database at scrape time (queue depth, dead letters, failing
-feeds, broadcast progress) comes from `DatabaseCollector`.
+feeds, broadcast progress) comes from bot/services/stats.py, which adds its gauges to
+`process_registry()`.
 """
 
 from __future__ import annotations
@@ -12,16 +13,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.engine import Engine
-
-from bot.db import ops
-from bot.db.engine import session_scope
-from bot.db.models import Delivery, Entry, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +136,11 @@ def record_fetch_error(err: BaseException) -> None:
     FETCH_ERRORS.labels(kind=kind).inc()
 
 
-def note_claimed(*, rows: Iterable[Delivery], entries: Mapping[int, Entry]) -> None:
-    """Remember when the stories of claimed alerts were seen, for the latency histogram."""
+def note_claimed(*, rows: Iterable[Any], entries: Mapping[int, Any]) -> None:
+    """Remember when the stories of claimed alerts were seen, for the latency histogram.
+
+    `rows` are claimed outbox rows (id, entry_id), `entries` their stories by id (seen_at).
+    """
     if len(_SEEN) > _SEEN_CAP:
         _SEEN.clear()  # results that never came back (a crash of the send loop)
     for row in rows:
@@ -163,7 +163,7 @@ def record_send(job: object, result: object) -> None:
         kind = "broadcast" if getattr(job, "is_broadcast", False) else "alert"
         MESSAGES_SENT.labels(kind=kind).inc()
         if seen_at is not None and kind == "alert":
-            ALERT_LATENCY.observe(max(0.0, (utcnow() - seen_at).total_seconds()))
+            ALERT_LATENCY.observe(max(0.0, (datetime.now(UTC) - seen_at).total_seconds()))
         return
     if state == "queued":
         if getattr(result, "migrate_to", None) is not None:
@@ -179,80 +179,6 @@ def record_send(job: object, result: object) -> None:
     SEND_FAILURES.labels(reason=reason).inc()
 
 
-class DatabaseCollector(Collector):
-    """Gauges read from the database at scrape time."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def describe(self) -> list[Metric]:
-        """Describe nothing ahead: the families depend on what the database holds."""
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        """Query the database; a failing database yields `newsbot_database_up 0` only."""
-        up = GaugeMetricFamily("newsbot_database_up", "1 when the database answered the scrape.")
-        try:
-            with session_scope(self.engine) as session:
-                snapshot = ops.snapshot(session=session, now=utcnow())
-        except Exception as err:
-            log.warning("metrics: database query failed: %s", type(err).__name__)
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        yield up
-        yield from _snapshot_metrics(snapshot)
-
-
-def _snapshot_metrics(snap: ops.Snapshot) -> Iterator[Metric]:
-    outbox = GaugeMetricFamily("newsbot_outbox_messages", "Outbox rows by state.", labels=["state"])
-    for state, count in sorted(snap.deliveries.items()):
-        outbox.add_metric([state], count)
-    yield outbox
-    yield GaugeMetricFamily(
-        "newsbot_queue_depth",
-        "Messages waiting to be sent (queued or being sent).",
-        value=snap.deliveries.get("queued", 0) + snap.deliveries.get("sending", 0),
-    )
-    yield GaugeMetricFamily(
-        "newsbot_queue_due", "Queued messages whose send time has come.", value=snap.due
-    )
-    yield GaugeMetricFamily(
-        "newsbot_dead_letters",
-        "Messages given up after too many attempts (outbox rows in state dead).",
-        value=snap.deliveries.get("dead", 0),
-    )
-    feeds = GaugeMetricFamily("newsbot_feeds", "Feeds by state.", labels=["state"])
-    feeds.add_metric(["enabled"], snap.feeds_enabled)
-    feeds.add_metric(["disabled"], snap.feeds_disabled)
-    yield feeds
-    yield GaugeMetricFamily(
-        "newsbot_feeds_failing",
-        "Enabled feeds whose last poll failed.",
-        value=snap.feeds_failing,
-    )
-    chats = GaugeMetricFamily("newsbot_chats", "Chats by state.", labels=["state"])
-    chats.add_metric(["active"], snap.chats_active)
-    chats.add_metric(["inactive"], snap.chats_inactive)
-    yield chats
-    total = GaugeMetricFamily(
-        "newsbot_broadcast_recipients", "Chats a sending broadcast goes to.", labels=["broadcast"]
-    )
-    progress = GaugeMetricFamily(
-        "newsbot_broadcast_messages",
-        "A sending broadcast's messages by state (sent, failed, pending).",
-        labels=["broadcast", "state"],
-    )
-    for bc in snap.broadcasts:
-        total.add_metric([str(bc.broadcast_id)], bc.total)
-        progress.add_metric([str(bc.broadcast_id), "sent"], bc.sent)
-        progress.add_metric([str(bc.broadcast_id), "failed"], bc.failed)
-        progress.add_metric([str(bc.broadcast_id), "pending"], bc.pending)
-    yield total
-    yield progress
-
-
 class _Forward(Collector):
     """Expose another registry's metrics through this one."""
 
@@ -263,10 +189,8 @@ class _Forward(Collector):
         yield from self.source.collect()
 
 
-def scrape_registry(engine: Engine | None) -> CollectorRegistry:
-    """Return a registry with the process metrics and, given an engine, the database gauges."""
+def process_registry() -> CollectorRegistry:
+    """Return a new registry exposing this process's metrics; scrapers add their own."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Forward(REGISTRY))
-    if engine is not None:
-        registry.register(DatabaseCollector(engine))
     return registry

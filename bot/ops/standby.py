@@ -27,7 +27,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from bot.db.engine import normalize_url
-from bot.state import STOP_KEY
 
 if TYPE_CHECKING:
     from bot.app import AnyApplication
@@ -261,7 +260,7 @@ def guard(
                 extra={"lock": lock.key},
             )
             lost.set()
-            stop = context.application.bot_data.get(STOP_KEY)
+            stop = context.application.bot_data.stop
             if callable(stop):
                 stop()
             else:

@@ -23,8 +23,6 @@ import tornado.web
 from telegram import Update
 from tornado.httpserver import HTTPServer
 
-from bot.state import STOP_KEY
-
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -130,7 +128,7 @@ class WebhookOptions:
 
 
 def run_webhook(application: AnyApplication, options: WebhookOptions) -> None:
-    """Serve updates until a stop signal (or `application.bot_data[STOP_KEY]()`)."""
+    """Serve updates until a stop signal (or `application.bot_data.stop()`)."""
     asyncio.run(_serve(application, options))
 
 
@@ -139,7 +137,7 @@ async def _serve(application: AnyApplication, options: WebhookOptions) -> None:
     loop = asyncio.get_running_loop()
     for sig in options.stop_signals:
         loop.add_signal_handler(sig, stop.set)
-    application.bot_data[STOP_KEY] = stop.set
+    application.bot_data.stop = stop.set
     server = make_server(application, path=options.path, secret=options.secret)
     await application.initialize()
     started = False

@@ -1,6 +1,6 @@
 """Topic queries and the index that matches entries against them."""
 
-from bot.topics.matching import Document, TopicIndex, matches
+from bot.topics.matching import Document, StoryText, TopicIndex, document_for, matches
 from bot.topics.query import (
     MAX_QUERY_LENGTH,
     MAX_TERMS,
@@ -17,8 +17,10 @@ __all__ = [
     "Document",
     "Query",
     "QueryError",
+    "StoryText",
     "Term",
     "TopicIndex",
+    "document_for",
     "fold_tokens",
     "matches",
     "parse_query",

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain, compress, pairwise
 from operator import itemgetter
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 from bot.topics.query import Query, Term, fold_tokens
 
@@ -27,6 +27,31 @@ class Document:
             categories = (categories,)
         fields = tuple(tuple(fold_tokens(text)) for text in (title, summary, *categories))
         return cls(fields=fields, tokens=frozenset(chain.from_iterable(fields)))
+
+
+class StoryText(Protocol):
+    """What topics read of a stored story (a bot.db Entry has these fields)."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...  # the feed's own blurb
+    @property
+    def summary(self) -> str: ...
+    @property
+    def categories(self) -> str: ...  # newline-separated
+
+
+def document_for(entry: StoryText) -> Document:
+    """Return the story as every topic match sees it: live alerts, /testtopic and /latest.
+
+    The headline, the feed's blurb with the summary, and each category.
+    """
+    return Document.from_fields(
+        title=entry.title,
+        summary=f"{entry.description}\n{entry.summary}",
+        categories=entry.categories.split("\n") if entry.categories else (),
+    )
 
 
 def _occurs(term: Term, doc: Document) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.db import repo
+from bot.db import outbox, subscriptions
 from bot.db.engine import session_scope
 from bot.db.models import Chat, Entry, Subscription, Topic
 from tests.support.bot_process import bot_env
@@ -41,8 +41,8 @@ def queue_alert(engine: Engine, chats: Sequence[int], *, word: str, title: str) 
         )
         s.add(entry)
         s.flush()
-        found = repo.subscribers_for_topics(session=s, topic_ids=[topic.id or 0])
-        repo.enqueue_entry(session=s, entry_id=entry.id or 0, chats=found)
+        found = subscriptions.subscribers_for_topics(session=s, topic_ids=[topic.id or 0])
+        outbox.enqueue_entry(session=s, entry_id=entry.id or 0, chats=found)
 
 
 def feed_items(stories: Sequence[tuple[str, str]], *, prefix: str) -> list[dict[str, Any]]:

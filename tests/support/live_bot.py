@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,6 +24,8 @@ from tests.support.feed_server import FeedServer, rss
 from tests.support.telegram_api import CallbackAnswer, FakeTelegram, MessageEdit, SentMessage
 
 WIRE = "/wire.xml"
+
+T = TypeVar("T")
 
 
 def story(
@@ -60,6 +62,7 @@ class LiveBot:
         user_id: int | None = None,
         chat_type: str = "private",
         thread: int | None = None,
+        **extra: Any,
     ) -> int:
         """Send a message (a channel post in channels); return the mark before it."""
         mark = self.telegram.mark()
@@ -72,15 +75,39 @@ class LiveBot:
             chat_type=chat_type,
             message_thread_id=thread,
             is_topic_message=thread is not None,
+            **extra,
         )
+        self.deliver()
         return mark
+
+    def deliver(self) -> None:
+        """Hand the bot what was just queued (here its updater fetches updates itself)."""
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], T | None],
+        timeout: float = 10.0,  # noqa: ASYNC109 (the wait runs in a worker thread)
+    ) -> T:
+        """Wait until predicate() is truthy (checked whenever the stand-in changes)."""
+        return await self.telegram.await_for(predicate, timeout)
+
+    async def message(
+        self,
+        chat_id: int,
+        contains: str,
+        *,
+        since: int | None = None,
+        timeout: float = 10.0,  # noqa: ASYNC109 (the wait runs in a worker thread)
+    ) -> SentMessage:
+        """Wait for a message to the chat (sent after `since`) containing `contains`."""
+        return await self.telegram.await_message(chat_id, contains, since=since, timeout=timeout)
 
     async def ask(
         self, chat_id: int, text: str, contains: str, *, within: float = 10.0, **kw: Any
     ) -> SentMessage:
         """Send text and wait (up to `within` seconds) for the answer containing `contains`."""
         mark = self.say(chat_id, text, **kw)
-        return await self.telegram.await_message(chat_id, contains, since=mark, timeout=within)
+        return await self.message(chat_id, contains, since=mark, timeout=within)
 
     async def tap(
         self, message: SentMessage, label: str, *, user_id: int, edited: bool = True
@@ -95,7 +122,8 @@ class LiveBot:
             message_id=message.message_id,
             data=button["callback_data"],
         )
-        answer = await tg.await_for(
+        self.deliver()
+        answer = await self.wait_for(
             lambda: next(
                 (a for a in tg.callback_answers() if a.callback_query_id == query_id), None
             )
@@ -113,7 +141,7 @@ class LiveBot:
                 None,
             )
 
-        return answer, await tg.await_for(edit)
+        return answer, await self.wait_for(edit)
 
     def current(self, message: SentMessage) -> SentMessage:
         """Return the message as it is now (after edits)."""

@@ -10,10 +10,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.config import get_settings
-from bot.db import repo
+from bot.db import chats as chats_db
+from bot.db import feeds as feeds_db
+from bot.db import subscriptions
 from bot.db.engine import session_scope
 from bot.db.models import Delivery, Entry, Feed
-from bot.ingest.alerts import TopicCache
+from bot.ingest.topic_cache import TopicCache
 from bot.ingest.watcher import FeedWatcher
 from bot.topics import parse_query
 
@@ -37,13 +39,15 @@ def make_watcher(engine: Engine, **settings: Any) -> FeedWatcher:
 def subscribe(engine: Engine, chat_id: int, query: str) -> None:
     q = parse_query(query)
     with session_scope(engine) as session:
-        repo.register_chat(session=session, chat_id=chat_id, chat_type="private", title=None)
-        repo.subscribe(session=session, chat_id=chat_id, canonical=q.canonical, display=q.display)
+        chats_db.register_chat(session=session, chat_id=chat_id, chat_type="private", title=None)
+        subscriptions.subscribe(
+            session=session, chat_id=chat_id, canonical=q.canonical, display=q.display
+        )
 
 
 def add_feed(engine: Engine, url: str) -> None:
     with session_scope(engine) as session:
-        repo.add_feeds(session=session, urls=[url])
+        feeds_db.add_feeds(session=session, urls=[url])
 
 
 def make_due(engine: Engine) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 from sqlmodel import Session
 
 from bot.db import feeds as feeds_db
-from bot.db.engine import session_scope
+from bot.db.engine import unit_of_work
 from bot.db.models import Feed, utcnow
-from bot.feeds.fetcher import FetchError, FetchResult, host_of, next_poll_delay
-from bot.feeds.identity import hide_credentials
+from bot.feeds.fetcher import FetchError, FetchResult
+from bot.feeds.identity import feed_name, hide_credentials
 from bot.feeds.opml import OpmlFeed, export_opml, parse_opml
 from bot.feeds.parser import FeedParseError, ParsedFeed
-from bot.ingest.watcher import MAX_DELAY_SECONDS, FeedWatcher
+from bot.ingest.watcher import FeedWatcher
 
 T = TypeVar("T")
 
@@ -67,11 +67,6 @@ def normalize_feed_url(text: str) -> str:
     return url
 
 
-def display_name(feed: Feed) -> str:
-    """Return the feed's title, or its host when it has none."""
-    return feed.title or host_of(feed.url)
-
-
 @dataclass(frozen=True, slots=True)
 class FeedStatus:
     """One feed as /feeds and `newsbot feeds list` show it."""
@@ -89,8 +84,8 @@ class FeedStatus:
 
     @property
     def name(self) -> str:
-        """Return the title, or the host when the feed has none."""
-        return self.title or host_of(self.url)
+        """Return the feed's display name (its title, else its host)."""
+        return feed_name(title=self.title, url=self.url)
 
     @property
     def health(self) -> str:
@@ -161,14 +156,14 @@ class FeedManager:
     def __init__(self, *, watcher: FeedWatcher) -> None:
         self.watcher = watcher
         self.engine = watcher.engine
-        self.settings = watcher.settings
 
     async def _db(self, work: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with session_scope(self.engine) as session:
-                return work(session)
+        return await unit_of_work(self.engine, work)
 
-        return await asyncio.to_thread(run)
+    async def add_configured(self, urls: Sequence[str]) -> int:
+        """Store the feeds of the FEEDS setting not stored yet, due at once; return how many."""
+        added = await self._db(lambda s: feeds_db.add_feeds(session=s, urls=urls, now=utcnow()))
+        return len(added)
 
     async def statuses(self) -> list[FeedStatus]:
         """Return every feed with its health, numbered as listed."""
@@ -205,10 +200,14 @@ class FeedManager:
         if existing is not None and existing[1].enabled:
             number, feed = existing
             return AddResult(
-                status="present", number=number, url=url, title=display_name(feed), entries=0
+                status="present",
+                number=number,
+                url=url,
+                title=feed_name(title=feed.title, url=feed.url),
+                entries=0,
             )
         result, parsed = await self._check(url)
-        title = parsed.title or host_of(url)
+        title = feed_name(title=parsed.title, url=url)
         now = utcnow()
         if existing is not None:
             number, feed = existing
@@ -219,16 +218,10 @@ class FeedManager:
                 status="enabled",
                 number=number,
                 url=url,
-                title=display_name(feed),
+                title=feed_name(title=feed.title, url=feed.url),
                 entries=len(parsed.entries),
             )
-        delay = next_poll_delay(
-            default_seconds=self.settings.poll_interval_seconds,
-            ttl_seconds=parsed.ttl_seconds,
-            headers=result.headers,
-            cap_seconds=MAX_DELAY_SECONDS,
-        )
-        next_poll_at = now + timedelta(seconds=delay)
+        next_poll_at = now + timedelta(seconds=self.watcher.poller.next_delay(result, parsed))
         created = await self._db(
             lambda s: feeds_db.create_feed(
                 session=s, url=url, title=parsed.title or None, next_poll_at=next_poll_at
@@ -269,7 +262,9 @@ class FeedManager:
         def delete(session: Session) -> RemoveResult:
             feed = find(session)
             entries = feeds_db.delete_feed(session=session, feed_id=feed.id or 0)
-            return RemoveResult(url=feed.url, title=display_name(feed), entries=entries)
+            return RemoveResult(
+                url=feed.url, title=feed_name(title=feed.title, url=feed.url), entries=entries
+            )
 
         return await self._db(delete)
 

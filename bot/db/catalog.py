@@ -1,4 +1,4 @@
-"""Data access for the topic catalog and a chat's topics: keyword-only arguments, no Telegram."""
+"""The topic catalog: named topics offered as buttons. Keyword-only arguments, no Telegram."""
 
 from __future__ import annotations
 
@@ -8,18 +8,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from bot.db import repo, topic_rows, upsert
-from bot.db.models import CatalogTopic, Subscription, Topic, utcnow
+from bot.db import topic_rows, upsert
+from bot.db.models import CatalogTopic, Subscription, utcnow
 from bot.topics.catalog import CatalogEntry, CatalogError, name_key
-
-
-@dataclass(frozen=True, slots=True)
-class ChatTopic:
-    """One of a chat's topics as shown to it: the catalog name when there is one."""
-
-    topic_id: int
-    label: str
-    catalog: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +22,10 @@ class CatalogSave:
 
 
 @dataclass(frozen=True, slots=True)
-class CatalogToggle:
-    topic: CatalogTopic
-    subscribed: bool
-
-
-@dataclass(frozen=True, slots=True)
 class CatalogSync:
     added: int
     updated: int
     removed: int
-
-
-# --- the catalog ---------------------------------------------------------------------------
 
 
 def catalog_topics(*, session: Session) -> list[CatalogTopic]:
@@ -224,61 +206,3 @@ def sync_catalog(
         else:
             updated += 1
     return CatalogSync(added=added, updated=updated, removed=removed)
-
-
-# --- a chat's topics ---------------------------------------------------------------------
-
-
-def chat_topic_list(*, session: Session, chat_id: int) -> list[ChatTopic]:
-    """Return the chat's topics in the order they were added, named as the catalog names them."""
-    names = catalog_names(session=session)
-    topics = repo.chat_topics(session=session, chat_id=chat_id)
-    found = []
-    for topic in topics:
-        assert topic.id is not None
-        name = names.get(topic.canonical)
-        found.append(
-            ChatTopic(topic_id=topic.id, label=name or topic.display, catalog=name is not None)
-        )
-    return found
-
-
-def chat_canonicals(*, session: Session, chat_id: int) -> set[str]:
-    """Return the canonical queries the chat follows."""
-    stmt = (
-        select(Topic.canonical)
-        .join(Subscription, col(Subscription.topic_id) == col(Topic.id))
-        .where(Subscription.chat_id == chat_id)
-    )
-    return set(session.exec(stmt))
-
-
-def unsubscribe_topic(*, session: Session, chat_id: int, topic_id: int) -> Topic | None:
-    """Drop the chat's subscription to the topic with this id; None when it had none."""
-    topic = session.get(Topic, topic_id)
-    if topic is None:
-        return None
-    return repo.unsubscribe(session=session, chat_id=chat_id, canonical=topic.canonical)
-
-
-def toggle_catalog_topic(
-    *, session: Session, chat_id: int, catalog_id: int, thread_id: int | None
-) -> CatalogToggle | None:
-    """Follow the catalog topic, or stop following it; None when it left the catalog.
-
-    Raise repo.TopicLimitError when the chat already follows as many topics as allowed.
-    """
-    row = catalog_topic(session=session, catalog_id=catalog_id)
-    if row is None:
-        return None
-    dropped = repo.unsubscribe(session=session, chat_id=chat_id, canonical=row.canonical)
-    if dropped is not None:
-        return CatalogToggle(topic=row, subscribed=False)
-    repo.subscribe(
-        session=session,
-        chat_id=chat_id,
-        canonical=row.canonical,
-        display=row.query,
-        thread_id=thread_id,
-    )
-    return CatalogToggle(topic=row, subscribed=True)

@@ -1,0 +1,120 @@
+"""Store a feed's new entries and queue their alerts in one transaction."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from bot.db import entries, outbox, subscriptions
+from bot.db.engine import session_scope
+from bot.db.models import Entry, utcnow
+from bot.ingest.topic_cache import TopicCache
+from bot.topics import document_for
+
+log = logging.getLogger(__name__)
+
+# The pipeline's database writes go one at a time: SQLite allows one writer, and a writer
+# that finds the database busy sleeps in steps of up to 100 ms before trying again.
+WRITE_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """A parsed entry ready to store: identity, display fields and its summary."""
+
+    key: str
+    link: str | None
+    link_key: str | None
+    title: str
+    summary: str
+    description: str  # the feed's own blurb
+    categories: tuple[str, ...]
+    published: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreReport:
+    stored: int
+    alerts_queued: int
+
+
+def store_entries(
+    *,
+    engine: Engine,
+    topics: TopicCache,
+    feed_id: int,
+    items: list[NewEntry],
+    history: bool,
+    seen_at: datetime | None = None,
+    present_keys: Sequence[str] = (),
+) -> StoreReport:
+    """Store new entries; unless they are history, queue an alert per subscribed chat.
+
+    A story whose canonical link another feed already brought is stored as history:
+    a chat gets one alert per story, whichever feed carries it. `present_keys` name stored
+    entries the feed's content still carries; they are marked seen at `seen_at`.
+    """
+    queued = 0
+    now = seen_at or utcnow()
+    if not history and items:
+        topics.refresh(engine)
+    # Feeds are polled concurrently; storing one batch at a time makes the cross-feed
+    # duplicate check (same canonical link) see what the other feed just stored.
+    with WRITE_LOCK, session_scope(engine) as session:
+        if present_keys:
+            entries.touch_entries(session=session, feed_id=feed_id, keys=present_keys, when=now)
+        if not items:
+            return StoreReport(stored=0, alerts_queued=0)
+        known = entries.known_keys(session=session, feed_id=feed_id, keys=[i.key for i in items])
+        link_keys = [i.link_key for i in items if i.link_key]
+        seen_links = entries.known_link_keys(session=session, link_keys=link_keys)
+        new: list[Entry] = []
+        for item in items:
+            if item.key in known:
+                continue
+            known.add(item.key)
+            duplicate = bool(item.link_key and item.link_key in seen_links)
+            if item.link_key:
+                seen_links.add(item.link_key)
+            new.append(
+                Entry(
+                    feed_id=feed_id,
+                    key=item.key,
+                    link=item.link,
+                    link_key=item.link_key,
+                    title=item.title[:400],
+                    summary=item.summary,
+                    description=item.description,
+                    categories="\n".join(item.categories),
+                    published_at=item.published,
+                    seen_at=now,
+                    last_seen_at=now,
+                    is_history=history or duplicate,
+                )
+            )
+        if not new:
+            return StoreReport(stored=0, alerts_queued=0)
+        entries.insert_entries(session=session, entries=new)
+        fresh = [e for e in new if not e.is_history]
+        docs = [document_for(entry) for entry in fresh]
+        matched = topics.match_all(session=session, docs=docs) if docs else []
+        for entry, topic_ids in zip(fresh, matched, strict=True):
+            assert entry.id is not None
+            alerts = 0
+            if topic_ids:
+                chats = subscriptions.subscribers_for_topics(session=session, topic_ids=topic_ids)
+                alerts = outbox.enqueue_entry(session=session, entry_id=entry.id, chats=chats)
+            queued += alerts
+            log.debug(
+                "story %d stored: %d topics matched, %d alerts queued",
+                entry.id,
+                len(topic_ids),
+                alerts,
+                extra={"feed": feed_id, "entry": entry.key},
+            )
+    return StoreReport(stored=len(new), alerts_queued=queued)
