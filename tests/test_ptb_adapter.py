@@ -13,6 +13,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from bot.delivery import ptb
 from bot.delivery.door import GuardedRequest
 from bot.delivery.transport import LeanRequest
+from bot.shell.api import ShellRequest
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
 ADAPTER = BOT / "delivery" / "ptb.py"
@@ -65,7 +66,7 @@ def test_base_request_contract_is_the_one_our_transports_implement() -> None:
     assert list(base.parameters) == ["self", "url", "method", "request_data", *TIMEOUTS]
     for name in TIMEOUTS:
         assert base.parameters[name].default is BaseRequest.DEFAULT_NONE
-    for transport in (LeanRequest, GuardedRequest, HTTPXRequest):
+    for transport in (LeanRequest, GuardedRequest, ShellRequest, HTTPXRequest):
         assert not getattr(transport, "__abstractmethods__", set()), transport
         ours = inspect.signature(transport.do_request)
         assert list(ours.parameters) == list(base.parameters), transport
