@@ -27,7 +27,7 @@ from bot.db import feeds as feeds_db
 from bot.db import repo, topic_rows
 from bot.db.models import utcnow
 from bot.delivery.door import Door, GuardedRequest
-from bot.delivery.outcomes import SenderConfig
+from bot.delivery.jobs import SenderConfig
 from bot.delivery.replies import ReplyLane
 from bot.delivery.sender import Sender
 from bot.delivery.transport import file_base_url, make_send_bot

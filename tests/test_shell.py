@@ -160,13 +160,13 @@ async def test_the_shell_refuses_what_telegram_refuses() -> None:
     bot = Bot(SHELL_TOKEN, request=ShellRequest(api), get_updates_request=ShellRequest(api))
     me = DEFAULT_USER_ID
     async with bot:
-        with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
             await bot.send_message(me, "Tea & cake <today>", parse_mode=ParseMode.HTML)
         # 4096 characters, 4097 UTF-16 code units: the emoji counts twice.
-        with pytest.raises(BadRequest, match="(?i)message is too long"):
+        with pytest.raises(BadRequest, match=r"(?i)message is too long"):
             await bot.send_message(me, "x" * 4095 + "🌊")
         too_long_data = InlineKeyboardButton("Pick", callback_data="é" * 33)  # 66 bytes
-        with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
+        with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
             await bot.send_message(
                 me, "Choose", reply_markup=InlineKeyboardMarkup([[too_long_data]])
             )

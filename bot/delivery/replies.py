@@ -23,8 +23,8 @@ from typing import Any
 
 from telegram.error import BadRequest, TelegramError
 
-from bot.delivery.errors import Action, Outcome
 from bot.delivery.pacing import Pacer
+from bot.delivery.policy import Action, Outcome
 from bot.delivery.render import MAX_MESSAGE_CHARS, utf16_cut
 from bot.ops import metrics
 

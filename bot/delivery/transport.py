@@ -9,7 +9,7 @@ HTTP/1.1 the Bot API needs: form-encoded POST, answers with Content-Length or ch
 Uploads (multipart) go through HTTPXRequest, and so does everything when a proxy is configured.
 
 Errors keep PTB's contract and carry httpx exception types as their cause, so
-`bot.delivery.errors.classify` tells "certainly not sent" (pool/connect) from "maybe sent".
+`bot.delivery.policy.classify` tells "certainly not sent" (pool/connect) from "maybe sent".
 """
 
 from __future__ import annotations
