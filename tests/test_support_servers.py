@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dtm
 import gzip
 import html
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import feedparser
@@ -60,6 +62,25 @@ def call(client: httpx.Client, method: str, **params: Any) -> tuple[int, dict[st
 
 def seconds(value: int | dtm.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+def test_the_emulator_core_has_no_server_and_no_test_framework() -> None:
+    # bot/emulator ships in the package (`newsbot shell` runs it): the network and the test
+    # conveniences stay in tests/support.
+    core = Path(__file__).resolve().parents[1] / "bot" / "emulator"
+    banned = ("http.server", "socketserver", "socket", "select", "pytest", "hypothesis", "unittest")
+    found = []
+    for path in sorted(core.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            found += [
+                f"{path.name}: {n}" for n in names if n.split(".")[0] in banned or n in banned
+            ]
+    assert found == []
 
 
 # -- HTML parse mode -----------------------------------------------------------------------
