@@ -3,7 +3,6 @@ our transports expect, so an incompatible release fails here rather than in prod
 
 from __future__ import annotations
 
-import ast
 import inspect
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from bot.delivery import ptb
 from bot.delivery.door import GuardedRequest
 from bot.delivery.transport import LeanRequest
 from bot.shell.api import ShellRequest
+from tests.support.imports import imported_modules
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
 ADAPTER = BOT / "delivery" / "ptb.py"
@@ -21,18 +21,11 @@ TIMEOUTS = ("read_timeout", "write_timeout", "connect_timeout", "pool_timeout")
 
 
 def _private_telegram_imports(path: Path) -> list[str]:
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names: list[str] = []
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module]
-        elif isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "telegram" and any(part.startswith("_") for part in parts[1:]):
-                found.append(name)
-    return found
+    return [
+        name
+        for name in imported_modules(path)
+        if name.split(".")[0] == "telegram" and any(p.startswith("_") for p in name.split(".")[1:])
+    ]
 
 
 def test_private_modules_are_imported_by_the_adapter_only() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import datetime as dtm
 import gzip
 import html
@@ -31,6 +30,7 @@ from tests.support import (
     parse_html,
     rss,
 )
+from tests.support.imports import imported_modules
 
 PRIVATE = 4242
 GROUP = -1001234567890
@@ -69,17 +69,12 @@ def test_the_emulator_core_has_no_server_and_no_test_framework() -> None:
     # conveniences stay in tests/support.
     core = Path(__file__).resolve().parents[1] / "bot" / "emulator"
     banned = ("http.server", "socketserver", "socket", "select", "pytest", "hypothesis", "unittest")
-    found = []
-    for path in sorted(core.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            found += [
-                f"{path.name}: {n}" for n in names if n.split(".")[0] in banned or n in banned
-            ]
+    found = [
+        f"{path.name}: {name}"
+        for path in sorted(core.glob("*.py"))
+        for name in imported_modules(path)
+        if name in banned or name.split(".")[0] in banned
+    ]
     assert found == []
 
 
