@@ -4,7 +4,7 @@ A stand-in Bot API (tests/support) enforces the flood limits: 1 message a second
 a global rate, answering 429 beyond them. The global limit is Telegram's 30/s for SEND_RATE
 up to 30; for a higher SEND_RATE the fake's global limit is raised to exactly SEND_RATE (as
 if Telegram had granted it), so any overshoot still shows as 429s. N private chats subscribe
-to one topic, one story matches, and a sender process (`python -m bot.delivery.worker`)
+to one topic, one story matches, and a sender process (`newsbot send`)
 delivers the alerts. Each run is done twice: once undisturbed, once with the sender killed
 (SIGKILL) halfway and started again.
 
@@ -152,7 +152,7 @@ def start_sender(
         "SEND_RATE": str(rate),
         "LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "bot.delivery.worker", "--exit-when-idle", "--sender-id", name]
+    command = [sys.executable, "-m", "bot", "send", "--exit-when-idle", "--sender-id", name]
     with log.open("ab") as out:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 

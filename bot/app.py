@@ -22,7 +22,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.delivery.door import Door, GuardedRequest
-from bot.delivery.outcomes import SenderConfig
+from bot.delivery.jobs import SenderConfig
 from bot.delivery.replies import ReplyLane
 from bot.delivery.sender import Sender
 from bot.delivery.transport import file_base_url, make_send_bot

@@ -61,7 +61,7 @@ def start_worker(
         "SEND_RATE": str(rate),
         "LOG_LEVEL": "INFO",
     }
-    command = [sys.executable, "-m", "bot.delivery.worker", "--exit-when-idle"]
+    command = [sys.executable, "-m", "bot", "send", "--exit-when-idle"]
     command += ["--sender-id", name, "--lease", str(lease)]
     with log.open("ab") as out:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -172,7 +172,7 @@ def test_worker_refuses_a_rejected_token_and_an_unmigrated_database(
         "TELEGRAM_API_BASE_URL": tg.base_url,
         "DATABASE_URL": url,
     }
-    command = [sys.executable, "-m", "bot.delivery.worker"]
+    command = [sys.executable, "-m", "bot", "send"]
     fresh = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
     assert fresh.returncode == 2
     assert "run `newsbot migrate` first" in fresh.stderr and "Traceback" not in fresh.stderr

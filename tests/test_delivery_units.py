@@ -21,9 +21,9 @@ from telegram.error import (
 )
 
 from bot.delivery import pacing
-from bot.delivery.errors import Action, Outcome, classify
-from bot.delivery.outcomes import Job, SenderConfig, backoff_seconds, result_for
+from bot.delivery.jobs import Job, SenderConfig
 from bot.delivery.pacing import GROUP_INTERVAL, PRIVATE_INTERVAL, Pacer
+from bot.delivery.policy import Action, Outcome, backoff_seconds, classify, result_for
 from bot.delivery.render import (
     MAX_MESSAGE_CHARS,
     Alert,

@@ -15,8 +15,8 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
 from bot.delivery.breaker import Breaker, State
 from bot.delivery.door import GuardedRequest, is_door_method
-from bot.delivery.errors import Action, classify, is_link_failure
 from bot.delivery.pacing import Pacer
+from bot.delivery.policy import Action, classify, is_link_failure
 from bot.delivery.render import button_data, render_broadcast, utf16_cut, utf16_len
 from bot.delivery.replies import Reply, ReplyLane, plain_fallback, reply_next
 from bot.handlers.broadcast import preview_messages, too_long_text

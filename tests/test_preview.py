@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.preview import alert_text, run_preview
 from bot.config import get_settings
 from bot.delivery.render import Alert
 from bot.feeds.parser import parse_feed
-from bot.feeds.preview import alert_text, newest_entries, run_preview
+from bot.services.preview import newest_entries
 from tests.support.feed_server import FeedServer, rss
 from tests.support.watcher import item
 

@@ -1,11 +1,13 @@
 """`newsbot shell`: the real bot in a terminal, with no token and no network.
 
 End to end, `python -m bot shell` runs as a process driven through its standard input and
-output; the pure parts (HTML for terminals, the sample wire) are tested directly.
+output; the pure parts (HTML for terminals, the sample wire) and the in-process Bot API are
+tested directly.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import re
@@ -20,6 +22,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
 
 from bot.feeds.fetcher import FetchLimits, fetch
 from bot.feeds.parser import parse_feed
@@ -31,6 +36,8 @@ from bot.shell import (
     load_stories,
     render_html,
 )
+from bot.shell.api import DEFAULT_USER_ID, SHELL_TOKEN, ShellApi, ShellRequest
+from bot.shell.terminal import Terminal
 from tests.support.shell_process import ADMIN, ShellProcess, shell_env
 
 SECTIONS = {"World", "Politics", "Business", "Technology", "Science", "Health", "Sports"}
@@ -140,6 +147,68 @@ def test_terminal_gets_bold_a_prompt_and_ctrl_c(tmp_path: Path) -> None:
             process.kill()
             process.wait()
         os.close(master)
+
+
+# --- the Bot API in-process ------------------------------------------------------------------
+
+
+async def test_the_shell_refuses_what_telegram_refuses() -> None:
+    # The shell's own Bot API used to print any HTML it was given, so a render bug showed as
+    # a fine message in the shell and failed in Telegram. Now the tests' emulator answers.
+    out = io.StringIO()
+    api = ShellApi(Terminal(out=out, color=False, prompt=False))
+    bot = Bot(SHELL_TOKEN, request=ShellRequest(api), get_updates_request=ShellRequest(api))
+    me = DEFAULT_USER_ID
+    async with bot:
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+            await bot.send_message(me, "Tea & cake <today>", parse_mode=ParseMode.HTML)
+        # 4096 characters, 4097 UTF-16 code units: the emoji counts twice.
+        with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+            await bot.send_message(me, "x" * 4095 + "🌊")
+        too_long_data = InlineKeyboardButton("Pick", callback_data="é" * 33)  # 66 bytes
+        with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+            await bot.send_message(
+                me, "Choose", reply_markup=InlineKeyboardMarkup([[too_long_data]])
+            )
+        await bot.send_message(me, "<b>Tea &amp; cake</b> &lt;today&gt;", parse_mode=ParseMode.HTML)
+    printed = out.getvalue()
+    assert "(Telegram refuses this sendMessage: Bad Request: can't parse entities" in printed
+    assert "(Telegram refuses this sendMessage: Bad Request: message is too long)" in printed
+    assert "BUTTON_DATA_INVALID" in printed
+    assert printed.count("newsbot:") == 1
+    assert "newsbot: Tea & cake <today>\n" in printed
+
+
+async def test_buttons_become_numbered_choices_that_press_them() -> None:
+    out = io.StringIO()
+    api = ShellApi(Terminal(out=out, color=False, prompt=False))
+    bot = Bot(SHELL_TOKEN, request=ShellRequest(api), get_updates_request=ShellRequest(api))
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("Yes", callback_data="y"),
+                InlineKeyboardButton("No", callback_data="n"),
+            ]
+        ]
+    )
+    async with bot:
+        sent = await bot.send_message(DEFAULT_USER_ID, "Sure?", reply_markup=keyboard)
+        assert "newsbot: Sure?\n         [1] Yes   [2] No\n" in out.getvalue()
+        assert api.press(2)
+        assert not api.press(3)
+        (update,) = await bot.get_updates(timeout=1)
+        assert update.callback_query is not None
+        assert update.callback_query.data == "n"
+        assert update.callback_query.message is not None
+        assert update.callback_query.message.message_id == sent.message_id
+        await bot.answer_callback_query(update.callback_query.id, "Noted")
+        await bot.edit_message_text(
+            "Sure? No.", chat_id=DEFAULT_USER_ID, message_id=sent.message_id
+        )
+    printed = out.getvalue()
+    assert "newsbot (notice): Noted" in printed
+    assert "newsbot (edited): Sure? No." in printed
+    assert api.choices == {}  # the edit removed the keyboard
 
 
 # --- pure parts ------------------------------------------------------------------------------

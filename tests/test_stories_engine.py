@@ -334,7 +334,7 @@ def test_window_must_be_positive() -> None:
 
 def test_the_engine_imports_no_storage_network_or_telegram_code() -> None:
     code = (
-        "import sys, bot.stories, bot.stories.cli\n"
+        "import sys, bot.stories, bot.cli.cluster\n"
         "heavy = ('telegram', 'httpx', 'sqlalchemy', 'sqlmodel', 'feedparser')\n"
         "inner = ('bot.db', 'bot.delivery', 'bot.handlers', 'bot.config')\n"
         "print([m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(inner)])\n"

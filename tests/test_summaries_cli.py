@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.summarize import run_summarize
 from bot.summaries import summarize_html, summarize_text
-from bot.summaries.cli import run_summarize
 
 ARTICLES = Path(__file__).parent / "fixtures" / "articles"
 BRIDGE = ARTICLES / "harbor-bridge.txt"

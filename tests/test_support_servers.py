@@ -8,6 +8,7 @@ import html
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import feedparser
@@ -29,6 +30,7 @@ from tests.support import (
     parse_html,
     rss,
 )
+from tests.support.imports import imported_modules
 
 PRIVATE = 4242
 GROUP = -1001234567890
@@ -60,6 +62,20 @@ def call(client: httpx.Client, method: str, **params: Any) -> tuple[int, dict[st
 
 def seconds(value: int | dtm.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+def test_the_emulator_core_has_no_server_and_no_test_framework() -> None:
+    # bot/emulator ships in the package (`newsbot shell` runs it): the network and the test
+    # conveniences stay in tests/support.
+    core = Path(__file__).resolve().parents[1] / "bot" / "emulator"
+    banned = ("http.server", "socketserver", "socket", "select", "pytest", "hypothesis", "unittest")
+    found = [
+        f"{path.name}: {name}"
+        for path in sorted(core.glob("*.py"))
+        for name in imported_modules(path)
+        if name in banned or name.split(".")[0] in banned
+    ]
+    assert found == []
 
 
 # -- HTML parse mode -----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The outbox lanes: claims, leases and heartbeats, and batched outcomes (see sender.py)."""
+"""The outbox lanes: claims, leases and heartbeats (see sender.py); outcomes go to results.py."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ from sqlmodel import Session
 from bot.db import outbox
 from bot.db.engine import session_scope
 from bot.db.models import utcnow
-from bot.delivery.outcomes import Job, SenderConfig, new_sender_id
+from bot.delivery.jobs import Job, SenderConfig, new_sender_id
 from bot.delivery.pacing import Pacer
 from bot.delivery.payload import Payloads
 from bot.delivery.render import Alert
+from bot.delivery.results import Results
 from bot.ops import metrics
 
 log = logging.getLogger("bot.delivery.sender")
@@ -49,9 +50,11 @@ class OutboxLanes:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._alerts: list[Job] = []
         self._broadcasts: list[Job] = []
-        self._results: list[outbox.SendResult] = []
-        self._results_ready = asyncio.Event()
         self._db_lock = asyncio.Lock()
+        self.results = Results(
+            owner=self.id, db=self._db, every=config.flush_every, retry_wait=config.idle_wait
+        )
+        self.results.on_requeue = self.wake
         self._shard = (0, 1)
         self._live: list[str] = []
         self._last_beat = -math.inf
@@ -240,42 +243,6 @@ class OutboxLanes:
         self._broadcasts.clear()
         with contextlib.suppress(Exception):
             await self._db(lambda s: outbox.release(session=s, owner=self.id, ids=backlog))
-
-    # -- recording --------------------------------------------------------------------------
-
-    async def _flushes(self) -> None:
-        while True:
-            await self._results_ready.wait()
-            await asyncio.sleep(self.config.flush_every)
-            await self._flush()
-
-    async def _flush(self) -> None:
-        if not self._results:
-            self._results_ready.clear()
-            return
-        batch, self._results = self._results, []
-        self._results_ready.clear()
-        try:
-            report = await self._db(
-                lambda s: outbox.record_results(session=s, owner=self.id, results=batch)
-            )
-        except Exception as err:
-            log.warning("could not record %d send outcomes (%s); retrying", len(batch), err)
-            self._results[:0] = batch
-            self._results_ready.set()
-            await asyncio.sleep(self.config.idle_wait)
-            return
-        for chat, cancelled in report.deactivated:
-            log.info(
-                "chat %d is unreachable; marked inactive, %d queued messages cancelled",
-                chat,
-                cancelled,
-                extra={"chat": chat},
-            )
-        for old, new in report.migrated:
-            log.info("chat %d moved to %d; its messages follow", old, new, extra={"chat": new})
-        if report.migrated or report.retried:
-            self.wake()
 
     # -- for tests and the benchmark --------------------------------------------------------
 

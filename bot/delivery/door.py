@@ -16,10 +16,10 @@ import logging
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, Message
-from telegram._utils.types import ODVInput
 from telegram.constants import ParseMode
 from telegram.request import BaseRequest, RequestData
 
+from bot.delivery.ptb import ODVInput
 from bot.delivery.render import MAX_ANSWER_CHARS, utf16_cut
 from bot.delivery.replies import Reply, ReplyLane
 from bot.delivery.sender import Sender

@@ -21,8 +21,8 @@ from typing import Any
 
 from telegram.error import BadRequest, TelegramError
 
-from bot.delivery.errors import Action, Outcome
 from bot.delivery.pacing import Pacer
+from bot.delivery.policy import Action, Outcome
 from bot.delivery.render import MAX_MESSAGE_CHARS, utf16_cut, visible_text
 from bot.ops import metrics
 

@@ -18,8 +18,8 @@ One `Sender` runs per process; several processes may share a PostgreSQL database
 - **Priorities.** Alerts are claimed before broadcasts and jump ahead of claimed broadcasts;
   a sender holds only about a quarter second of claimed work, so a breaking alert waits
   behind at most that much of a large broadcast.
-- **Batched writes.** Outcomes are written together every 100 ms; a message is "in flight"
-  from the moment it is sent until its batch is committed.
+- **Batched writes.** Outcomes are written together every 100 ms (results.py); a message is
+  "in flight" from the moment it is sent until its batch is committed.
 """
 
 from __future__ import annotations
@@ -40,13 +40,14 @@ from bot.db import outbox
 from bot.db.models import utcnow
 from bot.delivery.breaker import Breaker
 from bot.delivery.claims import OutboxLanes
-from bot.delivery.errors import Action, Outcome, classify, is_link_failure
-from bot.delivery.outcomes import Job, SenderConfig, log_result, result_for
+from bot.delivery.jobs import Job, SenderConfig
+from bot.delivery.policy import Action, Outcome, classify, is_link_failure, result_for
+from bot.delivery.render import Alert, render_alert
+from bot.delivery.replies import REPLY_SHARE, Reply, ReplyLane, reply_next
+from bot.delivery.results import log_result
 from bot.ops import metrics
 
 __all__ = ["Sender", "SenderConfig"]
-from bot.delivery.render import Alert, render_alert
-from bot.delivery.replies import REPLY_SHARE, Reply, ReplyLane, reply_next
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class Sender(OutboxLanes):
                 await self._beat()
             helpers = [
                 asyncio.create_task(self._heartbeats(), name="outbox-heartbeat"),
-                asyncio.create_task(self._flushes(), name="outbox-flush"),
+                asyncio.create_task(self.results.run(), name="outbox-flush"),
             ]
             self._outbox_ready = True
             self.kick()
@@ -179,7 +180,7 @@ class Sender(OutboxLanes):
             self.replies.drop(reply, "the bot is stopping")
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=10)
-        await self._flush()
+        await self.results.flush()
         backlog = [j.delivery_id for j in (*self._alerts, *self._broadcasts)]
         self._alerts.clear()
         self._broadcasts.clear()
@@ -422,8 +423,7 @@ class Sender(OutboxLanes):
         log_result(job, result)
         if result.state == "sent":
             self.sent += 1
-        self._results.append(result)
-        self._results_ready.set()
+        self.results.add(result)
 
     async def _send(
         self, job: Job, *, plain: bool, paid: bool

@@ -9,7 +9,7 @@ HTTP/1.1 the Bot API needs: form-encoded POST, answers with Content-Length or ch
 Uploads (multipart) go through HTTPXRequest, and so does everything when a proxy is configured.
 
 Errors keep PTB's contract and carry httpx exception types as their cause, so
-`bot.delivery.errors.classify` tells "certainly not sent" (pool/connect) from "maybe sent".
+`bot.delivery.policy.classify` tells "certainly not sent" (pool/connect) from "maybe sent".
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 
 import httpx
 from telegram import Bot
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
+
+from bot.delivery.ptb import ODVInput, timeout_or
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -70,10 +70,6 @@ def _ssl_context() -> ssl.SSLContext:
     except ImportError:  # pragma: no cover - certifi comes with httpx
         return ssl.create_default_context()
     return ssl.create_default_context(cafile=certifi.where())
-
-
-def _timeout(value: ODVInput[float], default: float | None) -> float | None:
-    return default if isinstance(value, DefaultValue) else value
 
 
 class LeanRequest(BaseRequest):
@@ -174,7 +170,7 @@ class LeanRequest(BaseRequest):
 
         if self._slots.locked():
             try:
-                async with asyncio.timeout(_timeout(pool_timeout, self._defaults["pool"])):
+                async with asyncio.timeout(timeout_or(pool_timeout, self._defaults["pool"])):
                     await self._slots.acquire()
             except TimeoutError:
                 raise TimedOut(POOL_TIMEOUT_MESSAGE) from httpx.PoolTimeout("pool timeout")
@@ -182,14 +178,14 @@ class LeanRequest(BaseRequest):
             await self._slots.acquire()
         try:
             conn = await self._checkout(
-                origin, _timeout(connect_timeout, self._defaults["connect"])
+                origin, timeout_or(connect_timeout, self._defaults["connect"])
             )
             return await self._exchange(
                 conn,
                 origin,
                 head + body,
-                write=_timeout(write_timeout, self._defaults["write"]),
-                read=_timeout(read_timeout, self._defaults["read"]),
+                write=timeout_or(write_timeout, self._defaults["write"]),
+                read=timeout_or(read_timeout, self._defaults["read"]),
             )
         finally:
             self._slots.release()

@@ -1,6 +1,5 @@
 """Short summaries of news stories: extraction, cleaning, lead-biased selection."""
 
-from bot.summaries.cli import run_summarize
 from bot.summaries.description import clean_description, prefer_description
 from bot.summaries.extract import extract_main_text, has_full_story
 from bot.summaries.extractive import lead_baseline, summarize_html, summarize_text
@@ -14,7 +13,6 @@ __all__ = [
     "has_full_story",
     "lead_baseline",
     "prefer_description",
-    "run_summarize",
     "split_sentences",
     "summarize_html",
     "summarize_text",

@@ -1,20 +1,35 @@
-"""`newsbot preview`'s output: each story as the plain text a chat would display.
-
-Front-end code of the command line (it moves to bot/cli/ with the other commands); the
-previews themselves come from bot/services/preview.py.
-"""
+"""`newsbot preview`: print the alerts a feed's newest entries would produce (no Telegram)."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import html
 import re
+import sys
 from typing import TextIO
 
 from bot.config import Settings
 from bot.delivery.render import Alert, render_alert, visible_text
-from bot.services.preview import FeedPreview, Previewer, PreviewError, newest_entries
+from bot.services.preview import FeedPreview, Previewer, PreviewError
 
-__all__ = ["alert_text", "format_preview", "newest_entries", "run_preview"]
+HELP = "print the alerts a feed's newest entries would produce (no Telegram)"
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the subcommand."""
+    preview = sub.add_parser("preview", help=HELP)
+    preview.add_argument("sources", nargs="+", metavar="URL_OR_FILE", help="feed URLs or files")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the alerts the feeds would produce."""
+    return asyncio.run(
+        run_preview(
+            settings=settings, sources=list(args.sources), stdout=sys.stdout, stderr=sys.stderr
+        )
+    )
+
 
 _LINK = re.compile(r'<a\s+href="([^"]*)"\s*>(.*?)</a>', re.DOTALL)
 

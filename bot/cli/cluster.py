@@ -1,17 +1,46 @@
-"""The cluster command: put JSON lines of reports into stories with the watcher's engine."""
+"""`newsbot cluster --jsonl`: put JSON lines of reports into stories with the watcher's engine."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.stories.engine import DEFAULT_WINDOW, Clusterer, Report, ReportId
 
+if TYPE_CHECKING:
+    from bot.config import Settings
+
 STDIN_NAME = "-"
+HELP = "group reports of the same event into stories, as the feed watcher does"
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the subcommand."""
+    cluster = sub.add_parser(
+        "cluster",
+        help=HELP,
+        description='Read {"id", "title", "summary"?, "source", "published"} JSON lines in '
+        'time order (published: ISO 8601, UTC if no offset) and write one {"id", "story"} '
+        'line for each, "story" being the id of the story\'s first report. A bad line gets '
+        '{"id", "error"} and the run goes on (exit status 1).',
+    )
+    cluster.add_argument(
+        "--jsonl", action="store_true", required=True, help="read and write JSON lines"
+    )
+    cluster.add_argument(
+        "file", nargs="?", metavar="FILE", help="JSON lines to read (none or -: standard input)"
+    )
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Group JSON lines of reports into stories."""
+    return run_cluster(source=args.file, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr)
 
 
 class BadLine(ValueError):

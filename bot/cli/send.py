@@ -1,4 +1,4 @@
-"""Run only the outbox sender: `python -m bot.delivery.worker`.
+"""`newsbot send`: run only the outbox sender, for extra sender processes.
 
 For extra sender processes on a PostgreSQL database (each takes its share of SEND_RATE),
 and for the fan-out benchmark. Settings come from the environment as for `newsbot run`;
@@ -11,40 +11,71 @@ import argparse
 import asyncio
 import logging
 import signal
-import sys
-from collections.abc import Sequence
 from dataclasses import replace
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.config import Settings, SettingsError, get_settings
+from bot.cli.common import fail
+from bot.config import Settings
 
-log = logging.getLogger("bot.delivery.worker")
+log = logging.getLogger("bot.delivery.sender")
 
-EXIT_USAGE = 2
+HELP = "send queued alerts and broadcasts from the outbox, and nothing else (extra senders)"
 IDLE_CHECK_SECONDS = 0.5
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bot.delivery.worker",
-        description="Send queued alerts and broadcasts from the outbox, and nothing else.",
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the subcommand."""
+    send = sub.add_parser(
+        "send",
+        help=HELP,
+        description="Send queued alerts and broadcasts from the outbox, and nothing else: an "
+        "extra sender process beside `newsbot run` (PostgreSQL), each taking its share of "
+        "SEND_RATE.",
     )
-    parser.add_argument(
+    send.add_argument(
         "--exit-when-idle",
         action="store_true",
         help="stop once no message is queued or in flight (for benchmarks and batch runs)",
     )
-    parser.add_argument("--sender-id", default=None, help="name this sender (default: host:pid)")
-    parser.add_argument(
+    send.add_argument("--sender-id", default=None, help="name this sender (default: host:pid)")
+    send.add_argument(
         "--lease",
         type=float,
         default=None,
         metavar="SECONDS",
         help="how long a silent sender keeps its claimed messages (default 10)",
     )
-    return parser
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Check settings and database, and send until stopped."""
+    if args.lease is not None and not 0.5 <= args.lease <= 3600:
+        return fail("--lease must be between 0.5 and 3600 seconds")
+    token = settings.bot_token()
+
+    from bot.db import migrate
+    from bot.db.engine import make_engine
+    from bot.ops.logs import setup_logging
+
+    setup_logging(
+        settings.log_level, secrets=[token, token.partition(":")[2]], fmt=settings.log_format
+    )
+    engine = make_engine(settings.database_url)
+    try:
+        if migrate.pending(engine):
+            return fail("the database needs migrations; run `newsbot migrate` first")
+        return asyncio.run(
+            _serve(
+                settings,
+                engine,
+                until_idle=args.exit_when_idle,
+                sender_id=args.sender_id,
+                lease=args.lease,
+            )
+        )
+    finally:
+        engine.dispose()
 
 
 async def _until_idle(engine: Engine, stop: asyncio.Event) -> None:
@@ -86,13 +117,10 @@ async def _serve(
     try:
         await bot.initialize()
     except InvalidToken:
-        print(
-            "newsbot sender: Telegram rejected TELEGRAM_BOT_TOKEN. Check it with @BotFather "
-            "(/mybots → API Token).",
-            file=sys.stderr,
-        )
         await bot.shutdown()
-        return EXIT_USAGE
+        return fail(
+            "Telegram rejected TELEGRAM_BOT_TOKEN. Check it with @BotFather (/mybots → API Token)."
+        )
     except TelegramError as err:
         log.warning("could not reach the Bot API at start (%s); sending anyway", err)
     sender = Sender(engine=engine, bot=bot, config=config, owns_bot=True, sender_id=sender_id)
@@ -112,51 +140,3 @@ async def _serve(
         task.cancel()
     log.info("sender %s stopped after sending %d messages", sender.id, sender.sent)
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, check settings and database, and send until stopped."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.lease is not None and not 0.5 <= args.lease <= 3600:
-        parser.error("--lease must be between 0.5 and 3600 seconds")
-    try:
-        settings = get_settings()
-        token = settings.bot_token()
-    except SettingsError as err:
-        print(f"newsbot sender: {err}", file=sys.stderr)
-        return EXIT_USAGE
-
-    from bot.db import migrate
-    from bot.db.engine import make_engine
-    from bot.ops.logs import setup_logging
-
-    setup_logging(settings.log_level, secrets=[token, token.partition(":")[2]])
-    try:
-        engine = make_engine(settings.database_url)
-        if migrate.pending(engine):
-            print(
-                "newsbot sender: the database needs migrations; run `newsbot migrate` first",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-    except SQLAlchemyError as err:
-        detail = str(getattr(err, "orig", None) or err).strip().splitlines()
-        print(f"newsbot sender: could not use the database: {detail[0] if detail else err}")
-        return EXIT_USAGE
-    try:
-        return asyncio.run(
-            _serve(
-                settings,
-                engine,
-                until_idle=args.exit_when_idle,
-                sender_id=args.sender_id,
-                lease=args.lease,
-            )
-        )
-    finally:
-        engine.dispose()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,11 @@
-"""Map Bot API errors to what the outbox does next (DESIGN.md §2)."""
+"""What follows a send: Bot API errors mapped to an action (DESIGN.md §2), and the outcome an
+outbox row gets from it (sent, queued again after a wait, failed, dead or unknown)."""
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 
 import httpx
@@ -17,6 +19,10 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+
+from bot.backoff import backoff
+from bot.db import outbox
+from bot.delivery.jobs import Job, SenderConfig
 
 
 class Action(Enum):
@@ -98,3 +104,59 @@ def is_link_failure(err: TelegramError) -> bool:
     if isinstance(err, TimedOut) and "pool timeout" in err.message.lower():
         return False  # our own connection pool was full: says nothing about the link
     return isinstance(err, NetworkError)
+
+
+# -- after a send ------------------------------------------------------------------------------
+
+
+def backoff_seconds(attempts: int, *, base: float = 2.0, cap: float = 600.0) -> float:
+    """Return the wait before retry number `attempts`: exponential, with jitter in [½, 1]."""
+    return backoff(attempts, base=base, cap=cap, jitter=0.5)
+
+
+def result_for(
+    job: Job,
+    outcome: Outcome | None,
+    *,
+    now: datetime,
+    config: SenderConfig,
+) -> outbox.SendResult:
+    """Decide what to write for a finished send (pure; 429 pacing is the caller's)."""
+    d, c = job.delivery_id, job.chat_id
+    if outcome is None:
+        return outbox.SendResult(delivery_id=d, chat_id=c, state="sent", at=now)
+    action, reason = outcome.action, outcome.reason
+    if action is Action.RETRY_AFTER:
+        until = now + timedelta(seconds=max(outcome.retry_after, 1.0))
+        return outbox.SendResult(
+            delivery_id=d,
+            chat_id=c,
+            state="queued",
+            at=until,
+            error=reason,
+            count_attempt=False,
+            hold_chat_until=until,
+        )
+    if action is Action.DEACTIVATE:
+        return outbox.SendResult(
+            delivery_id=d, chat_id=c, state="failed", at=now, error=reason, deactivate=True
+        )
+    if action is Action.MIGRATE:
+        return outbox.SendResult(
+            delivery_id=d,
+            chat_id=c,
+            state="queued",
+            at=now,
+            error=reason,
+            migrate_to=outcome.new_chat_id,
+        )
+    if action is Action.RETRY:
+        if job.attempts < config.max_attempts:
+            delay = backoff_seconds(job.attempts, base=config.retry_base, cap=config.retry_cap)
+            at = now + timedelta(seconds=delay)
+            return outbox.SendResult(delivery_id=d, chat_id=c, state="queued", at=at, error=reason)
+        reason = f"gave up after {job.attempts} attempts: {reason}"
+        return outbox.SendResult(delivery_id=d, chat_id=c, state="dead", at=now, error=reason)
+    if action is Action.UNKNOWN:
+        return outbox.SendResult(delivery_id=d, chat_id=c, state="unknown", at=now, error=reason)
+    return outbox.SendResult(delivery_id=d, chat_id=c, state="failed", at=now, error=reason)

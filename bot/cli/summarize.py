@@ -1,16 +1,49 @@
-"""The summarize command: summaries of article files, or of JSON lines on standard input."""
+"""`newsbot summarize`: the summary of article files (HTML or text), or of JSON lines."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.summaries.extract import looks_like_html
-from bot.summaries.extractive import DEFAULT_MAX_CHARS, summarize_html, summarize_text
+from bot.cli.common import fail
+from bot.config import Settings
 
 STDIN_NAME = "-"
+HELP = "print the summary of article files (HTML or text)"
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the subcommand."""
+    summ = sub.add_parser("summarize", help=HELP)
+    summ.add_argument(
+        "files", nargs="*", metavar="FILE", help="article files to summarize (none or -: stdin)"
+    )
+    summ.add_argument(
+        "--jsonl",
+        action="store_true",
+        help='read {"id", "text"|"html", "title"?, "url"?} JSON lines from standard input '
+        'and write {"id", "summary"} lines',
+    )
+    summ.add_argument("--max-chars", type=int, default=None, help="summary budget (characters)")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Summarize article files or JSON lines."""
+    max_chars = args.max_chars if args.max_chars is not None else settings.summary_max_chars
+    if not 80 <= max_chars <= 2000:
+        return fail("--max-chars must be between 80 and 2000")
+    return run_summarize(
+        files=list(args.files),
+        jsonl=bool(args.jsonl),
+        stdin=sys.stdin,
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+        max_chars=max_chars,
+    )
 
 
 class BadRecord(ValueError):
@@ -33,13 +66,13 @@ class Record:
 
 
 def summarize_document(
-    content: str,
-    *,
-    title: str | None = None,
-    url: str | None = None,
-    max_chars: int = DEFAULT_MAX_CHARS,
+    content: str, *, title: str | None = None, url: str | None = None, max_chars: int
 ) -> str:
     """Summarize content as HTML when it looks like markup, else as plain text."""
+    # Imported here: the summarizers load trafilatura, which `newsbot --help` has no use for.
+    from bot.summaries.extract import looks_like_html
+    from bot.summaries.extractive import summarize_html, summarize_text
+
     if looks_like_html(content):
         return summarize_html(content, title=title, url=url, max_chars=max_chars)
     return summarize_text(content, title=title, max_chars=max_chars)
@@ -132,6 +165,8 @@ def parse_record(line: str) -> Record:
 
 def _summarize_record(record: Record, *, max_chars: int) -> str:
     """Summarize one record's text or HTML."""
+    from bot.summaries.extractive import summarize_html, summarize_text
+
     if record.html is not None:
         return summarize_html(record.html, title=record.title, url=record.url, max_chars=max_chars)
     return summarize_text(record.text or "", title=record.title, max_chars=max_chars)
@@ -170,7 +205,7 @@ def run_summarize(
     stdin: TextIO,
     stdout: TextIO,
     stderr: TextIO,
-    max_chars: int = DEFAULT_MAX_CHARS,
+    max_chars: int,
 ) -> int:
     """Run the summarize command and return its exit code.
 
