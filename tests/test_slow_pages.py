@@ -46,30 +46,48 @@ landing stage, the port office said.</p>
 
 
 class HangingPages:
-    """Answer page requests only when released; count how many wait at once."""
+    """Answer page requests only when released; count how many the client holds open at once.
+
+    A request counts as open from its arrival until the last moment the server saw its
+    connection still open: a client that gave up (its deadline) stops counting when it closed
+    the connection, not when this server's thread next looks, so the count never runs ahead
+    of what the client really holds on a loaded machine.
+    """
 
     def __init__(self) -> None:
         self.release = threading.Event()
         self.lock = threading.Lock()
-        self.waiting = 0
-        self.peak = 0
-        self.seen = 0
+        self.spans: list[list[float]] = []  # [arrival, last seen open]
+        self.waiting = 0  # requests hanging right now
+
+    @property
+    def seen(self) -> int:
+        with self.lock:
+            return len(self.spans)
+
+    @property
+    def peak(self) -> int:
+        with self.lock:
+            spans = [tuple(span) for span in self.spans]
+        return max(
+            (sum(1 for a, o in spans if a <= arrival <= o) for arrival, _ in spans), default=0
+        )
 
     def __call__(self, request: FeedRequest) -> FeedResponse:
+        span = [time.monotonic()] * 2
         with self.lock:
+            self.spans.append(span)
             self.waiting += 1
-            self.seen += 1
-            self.peak = max(self.peak, self.waiting)
-        try:
-            # Hang until released, or until the client gives up (its deadline): a request
-            # the client dropped no longer counts as one it has open on this host.
-            deadline = time.monotonic() + 300
-            while not self.release.wait(0.05) and time.monotonic() < deadline:
-                if request.client_gone():
-                    break
-        finally:
+        deadline = span[0] + 300
+        while not self.release.wait(0.05) and time.monotonic() < deadline:
+            seen_at = time.monotonic()
+            if request.client_gone():
+                break
             with self.lock:
-                self.waiting -= 1
+                span[1] = seen_at
+        with self.lock:
+            span[1] = time.monotonic() if self.release.is_set() else span[1]
+            self.waiting -= 1
         return FeedResponse(200, PAGE, {"Content-Type": "text/html; charset=utf-8"})
 
 
