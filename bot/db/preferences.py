@@ -1,0 +1,348 @@
+"""Chat preferences, stories held for digests, and digests waiting in the outbox.
+
+Every function works inside the caller's transaction; keyword-only arguments. The rules
+(when a digest is due, whether a chat holds alerts now) are pure, in bot/digests/times.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, col, select
+
+from bot.db import upsert
+from bot.db.models import (
+    CatalogTopic,
+    Chat,
+    ChatPreference,
+    Delivery,
+    DeliveryState,
+    Digest,
+    Entry,
+    HeldAlert,
+    Priority,
+    Subscription,
+    Topic,
+)
+from bot.digests.items import DigestItem
+from bot.digests.times import (
+    DIGEST,
+    HOLD,
+    Preferences,
+    format_time,
+    holds,
+    next_release,
+    parse_time,
+    quiet_ends,
+)
+
+HELD = SQLModel.metadata.tables["held_alert"]
+CHUNK = 500
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def to_preferences(row: ChatPreference) -> Preferences:
+    """Return a stored row as pure preferences (a bad stored value counts as unset)."""
+    times = tuple(parse_time(t) for t in row.digest_times.split(",") if t)
+    quiet = None
+    if row.quiet_start and row.quiet_end:
+        quiet = (parse_time(row.quiet_start), parse_time(row.quiet_end))
+    return Preferences(
+        mode=row.mode,
+        digest_times=times,
+        quiet=quiet,
+        quiet_mode=row.quiet_mode,
+        timezone=row.timezone,
+        previews=row.link_previews,
+    )
+
+
+def _values(prefs: Preferences) -> dict[str, object]:
+    return {
+        "mode": prefs.mode,
+        "digest_times": ",".join(format_time(t) for t in prefs.digest_times),
+        "quiet_start": format_time(prefs.quiet[0]) if prefs.quiet else None,
+        "quiet_end": format_time(prefs.quiet[1]) if prefs.quiet else None,
+        "quiet_mode": prefs.quiet_mode,
+        "timezone": prefs.timezone,
+        "link_previews": prefs.previews,
+    }
+
+
+def load(*, session: Session, chat_id: int) -> Preferences:
+    """Return the chat's preferences (the defaults when it never changed any)."""
+    row = session.get(ChatPreference, chat_id)
+    return to_preferences(row) if row is not None else Preferences()
+
+
+def load_many(*, session: Session, chat_ids: Iterable[int]) -> dict[int, Preferences]:
+    """Return the preferences of the chats that have any; the others have the defaults."""
+    ids = list(set(chat_ids))
+    found: dict[int, Preferences] = {}
+    for start in range(0, len(ids), CHUNK):
+        stmt = select(ChatPreference).where(
+            col(ChatPreference.chat_id).in_(ids[start : start + CHUNK])
+        )
+        for row in session.exec(stmt):
+            found[row.chat_id] = to_preferences(row)
+    return found
+
+
+def has_held(*, session: Session, chat_id: int) -> bool:
+    """Tell whether stories wait for the chat's next digest."""
+    stmt = select(HeldAlert.entry_id).where(HeldAlert.chat_id == chat_id).limit(1)
+    return session.exec(stmt).first() is not None
+
+
+def save(*, session: Session, chat_id: int, prefs: Preferences, now: datetime) -> None:
+    """Store the chat's preferences and when its next digest is due under them."""
+    due = next_release(prefs, now, held=has_held(session=session, chat_id=chat_id))
+    values = {**_values(prefs), "next_digest_at": due, "updated_at": now}
+    stmt = upsert.insert(session, ChatPreference).values(chat_id=chat_id, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["chat_id"], set_=values))
+
+
+# --- holding alerts ---------------------------------------------------------------------------
+
+
+def _holding_rows(session: Session, chat_ids: list[int]) -> list[ChatPreference]:
+    rows: list[ChatPreference] = []
+    for start in range(0, len(chat_ids), CHUNK):
+        stmt = select(ChatPreference).where(
+            col(ChatPreference.chat_id).in_(chat_ids[start : start + CHUNK]),
+            sa.or_(
+                col(ChatPreference.mode) == DIGEST,
+                sa.and_(
+                    col(ChatPreference.quiet_start).is_not(None),
+                    col(ChatPreference.quiet_mode) == HOLD,
+                ),
+            ),
+        )
+        rows.extend(session.exec(stmt))
+    return rows
+
+
+def _first_topics(session: Session, chat_ids: list[int], topic_ids: list[int]) -> dict[int, int]:
+    """Return, per chat, the first of the topics it follows (the heading its story goes under)."""
+    found: dict[int, int] = {}
+    for start in range(0, len(chat_ids), CHUNK):
+        stmt = select(Subscription.chat_id, sa.func.min(Subscription.topic_id)).where(
+            col(Subscription.chat_id).in_(chat_ids[start : start + CHUNK]),
+            col(Subscription.topic_id).in_(topic_ids),
+        )
+        for chat_id, topic_id in session.exec(stmt.group_by(col(Subscription.chat_id))):
+            found[chat_id] = topic_id
+    return found
+
+
+def route_alerts(
+    *,
+    session: Session,
+    entry_id: int,
+    chats: dict[int, int | None],
+    topic_ids: Iterable[int],
+    now: datetime,
+) -> dict[int, int | None]:
+    """Hold the story for chats that wait for a digest now; return the chats to alert at once."""
+    if not chats:
+        return chats
+    held: dict[int, datetime | None] = {}  # chat -> when its quiet hours end (None: digest)
+    for row in _holding_rows(session, list(chats)):
+        prefs = to_preferences(row)
+        if holds(prefs, now):
+            held[row.chat_id] = None if prefs.mode == DIGEST else quiet_ends(prefs, now)
+    if not held:
+        return chats
+    topics = _first_topics(session, list(held), list(topic_ids))
+    rows = [
+        {
+            "chat_id": chat_id,
+            "entry_id": entry_id,
+            "topic_id": topics.get(chat_id),
+            "thread_id": chats[chat_id],
+            "held_at": now,
+        }
+        for chat_id in held
+    ]
+    session.execute(upsert.insert(session, HeldAlert).on_conflict_do_nothing(), rows)
+    # Quiet hours: the held stories go when they end, unless a digest is due sooner.
+    for chat_id, ends in held.items():
+        if ends is None:
+            continue
+        session.execute(
+            sa.update(ChatPreference)
+            .where(
+                col(ChatPreference.chat_id) == chat_id,
+                sa.or_(
+                    col(ChatPreference.next_digest_at).is_(None),
+                    col(ChatPreference.next_digest_at) > ends,
+                ),
+            )
+            .values(next_digest_at=ends)
+            .execution_options(synchronize_session=False)
+        )
+    return {c: t for c, t in chats.items() if c not in held}
+
+
+# --- releasing digests ------------------------------------------------------------------------
+
+
+def due_chats(*, session: Session, now: datetime, limit: int) -> list[tuple[int, datetime]]:
+    """Return (chat, when due) of active chats whose digest is due, the longest waiting first."""
+    stmt = (
+        select(ChatPreference.chat_id, ChatPreference.next_digest_at)
+        .join(Chat, col(Chat.id) == col(ChatPreference.chat_id))
+        .where(col(ChatPreference.next_digest_at) <= now, col(Chat.active))
+        .order_by(col(ChatPreference.next_digest_at), col(ChatPreference.chat_id))
+        .limit(limit)
+    )
+    return [(chat_id, due) for chat_id, due in session.exec(stmt) if due is not None]
+
+
+def claim_release(
+    *, session: Session, chat_id: int, due: datetime, now: datetime
+) -> Preferences | None:
+    """Move the chat's due digest on to the next one; None when another release got there first.
+
+    The update only applies while `next_digest_at` is still the value read, so of two
+    processes (or a process and its restarted self) exactly one releases the digest.
+    """
+    row = session.get(ChatPreference, chat_id)
+    if row is None:
+        return None
+    prefs = to_preferences(row)
+    following = next_release(prefs, now, held=False)
+    result = session.execute(
+        sa.update(ChatPreference)
+        .where(col(ChatPreference.chat_id) == chat_id, col(ChatPreference.next_digest_at) == due)
+        .values(next_digest_at=following, last_digest_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return prefs if _rowcount(result) == 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """The stories taken out of a chat's hold for its digest."""
+
+    items: list[DigestItem]
+    thread_id: int | None
+
+
+def take_held(*, session: Session, chat_ids: Sequence[int]) -> dict[int, Taken]:
+    """Remove the chats' held stories and return them, newest first per chat."""
+    pairs: list[tuple[int, int, int | None, int | None]] = []
+    for start in range(0, len(chat_ids), CHUNK):
+        result = session.execute(
+            sa.delete(HELD)
+            .where(HELD.c.chat_id.in_(chat_ids[start : start + CHUNK]))
+            .returning(HELD.c.chat_id, HELD.c.entry_id, HELD.c.topic_id, HELD.c.thread_id)
+        )
+        pairs.extend((r[0], r[1], r[2], r[3]) for r in result)
+    entries = _entries(session, {p[1] for p in pairs})
+    labels = topic_labels(session=session, topic_ids={p[2] for p in pairs if p[2] is not None})
+    found: dict[int, list[tuple[DigestItem, int | None]]] = {}
+    for chat_id, entry_id, topic_id, thread_id in pairs:
+        entry = entries.get(entry_id)
+        if entry is None:
+            continue
+        item = DigestItem(
+            topic=labels.get(topic_id, "") if topic_id is not None else "",
+            title=entry.title,
+            link=entry.link,
+            published=entry.published_at or entry.seen_at,
+        )
+        found.setdefault(chat_id, []).append((item, thread_id))
+    taken: dict[int, Taken] = {}
+    for chat_id, held in found.items():
+        held.sort(key=lambda pair: pair[0].published, reverse=True)
+        taken[chat_id] = Taken(items=[i for i, _ in held], thread_id=held[0][1])
+    return taken
+
+
+def _entries(session: Session, ids: set[int]) -> dict[int, Entry]:
+    wanted = list(ids)
+    found: dict[int, Entry] = {}
+    for start in range(0, len(wanted), CHUNK):
+        stmt = select(Entry).where(col(Entry.id).in_(wanted[start : start + CHUNK]))
+        for entry in session.exec(stmt):
+            if entry.id is not None:
+                found[entry.id] = entry
+    return found
+
+
+def topic_labels(*, session: Session, topic_ids: Iterable[int]) -> dict[int, str]:
+    """Return the name chats know each topic by: its catalog name, else its query."""
+    ids = list(set(topic_ids))
+    labels: dict[int, str] = {}
+    for start in range(0, len(ids), CHUNK):
+        stmt = (
+            select(Topic.id, Topic.display, CatalogTopic.name)
+            .join(
+                CatalogTopic,
+                sa.and_(
+                    col(CatalogTopic.canonical) == col(Topic.canonical), col(CatalogTopic.active)
+                ),
+                isouter=True,
+            )
+            .where(col(Topic.id).in_(ids[start : start + CHUNK]))
+        )
+        for topic_id, display, name in session.exec(stmt):
+            if topic_id is not None:
+                labels[topic_id] = name or display
+    return labels
+
+
+def queue_digests(
+    *, session: Session, digests: Sequence[tuple[int, int | None, str, str, int]], now: datetime
+) -> int:
+    """Store each (chat, thread, html, plain, stories) digest and queue one outbox row for it."""
+    for chat_id, thread_id, html, plain, stories in digests:
+        digest = Digest(chat_id=chat_id, html=html, plain=plain, stories=stories, created_at=now)
+        session.add(digest)
+        session.flush()
+        session.add(
+            Delivery(
+                chat_id=chat_id,
+                thread_id=thread_id,
+                digest_id=digest.id,
+                state=DeliveryState.QUEUED,
+                priority=Priority.ALERT,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    session.flush()
+    return len(digests)
+
+
+def digest_texts(*, session: Session, digest_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """Return (HTML, plain) of each digest."""
+    ids = list(set(digest_ids))
+    found: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(ids), CHUNK):
+        stmt = select(Digest.id, Digest.html, Digest.plain).where(
+            col(Digest.id).in_(ids[start : start + CHUNK])
+        )
+        for digest_id, html, plain in session.exec(stmt):
+            if digest_id is not None:
+                found[digest_id] = (html, plain)
+    return found
+
+
+def prune_digests(*, session: Session, before: datetime) -> int:
+    """Delete digests older than `before` that are no longer waiting to be sent."""
+    waiting = select(Delivery.digest_id).where(
+        col(Delivery.digest_id).is_not(None),
+        col(Delivery.state).in_((DeliveryState.QUEUED, DeliveryState.SENDING)),
+    )
+    result = session.execute(
+        sa.delete(Digest).where(col(Digest.created_at) < before, col(Digest.id).not_in(waiting))
+    )
+    return _rowcount(result)
