@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -80,9 +81,9 @@ class Payloads:
             return self._digest_texts.get(row.digest_id)
         return None
 
-    def send_options(self, chat_id: int) -> tuple[bool, bool]:
-        """Return (silent, link previews) for a message to the chat sent now."""
+    def send_options(self, chat_id: int, now: datetime | None = None) -> tuple[bool, bool]:
+        """Return (silent, link previews) for a message to the chat sent at `now`."""
         prefs = self._chat_prefs.get(chat_id)
         if prefs is None:
             return False, True
-        return silent(prefs, utcnow()), prefs.previews
+        return silent(prefs, now or utcnow()), prefs.previews

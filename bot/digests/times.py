@@ -20,7 +20,7 @@ SILENT = "silent"  # alerts in quiet hours are sent without a notification
 MAX_DIGEST_TIMES = 6
 DEFAULT_DIGEST_TIME = time(8, 0)
 
-_TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?$")
+_TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?$", re.ASCII)
 _RANGE_SPLIT = re.compile(r"\s*(?:-|–|—|to|\s)\s*")
 
 
