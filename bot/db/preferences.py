@@ -26,6 +26,7 @@ from bot.db.models import (
     Priority,
     Subscription,
     Topic,
+    utcnow,
 )
 from bot.digests.items import DigestItem
 from bot.digests.times import (
@@ -302,7 +303,12 @@ def topic_labels(*, session: Session, topic_ids: Iterable[int]) -> dict[int, str
 def queue_digests(
     *, session: Session, digests: Sequence[tuple[int, int | None, str, str, int]], now: datetime
 ) -> int:
-    """Store each (chat, thread, html, plain, stories) digest and queue one outbox row for it."""
+    """Store each (chat, thread, html, plain, stories) digest and queue one outbox row for it.
+
+    The outbox row is due by the wall clock, as every alert is (see outbox.enqueue_entry);
+    `now` is the release's clock, kept as the digest's time.
+    """
+    queued_at = utcnow()
     for chat_id, thread_id, html, plain, stories in digests:
         digest = Digest(chat_id=chat_id, html=html, plain=plain, stories=stories, created_at=now)
         session.add(digest)
@@ -314,8 +320,8 @@ def queue_digests(
                 digest_id=digest.id,
                 state=DeliveryState.QUEUED,
                 priority=Priority.ALERT,
-                next_attempt_at=now,
-                created_at=now,
+                next_attempt_at=queued_at,
+                created_at=queued_at,
             )
         )
     session.flush()
