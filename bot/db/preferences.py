@@ -26,6 +26,7 @@ from bot.db.models import (
     Priority,
     Subscription,
     Topic,
+    UTCDateTime,
     utcnow,
 )
 from bot.digests.items import DigestItem
@@ -41,6 +42,9 @@ from bot.digests.times import (
 )
 
 HELD = SQLModel.metadata.tables["held_alert"]
+PREFS = SQLModel.metadata.tables["chat_preference"]
+DIGESTS = SQLModel.metadata.tables["digest"]
+DELIVERY = SQLModel.metadata.tables["delivery"]
 CHUNK = 500
 
 
@@ -194,38 +198,55 @@ def route_alerts(
 # --- releasing digests ------------------------------------------------------------------------
 
 
-def due_chats(*, session: Session, now: datetime, limit: int) -> list[tuple[int, datetime]]:
-    """Return (chat, when due) of active chats whose digest is due, the longest waiting first."""
+def due_chats(
+    *, session: Session, now: datetime, limit: int
+) -> list[tuple[int, datetime, Preferences]]:
+    """Return (chat, when due, preferences) of active chats whose digest is due, oldest first."""
     stmt = (
-        select(ChatPreference.chat_id, ChatPreference.next_digest_at)
+        select(ChatPreference)
         .join(Chat, col(Chat.id) == col(ChatPreference.chat_id))
         .where(col(ChatPreference.next_digest_at) <= now, col(Chat.active))
         .order_by(col(ChatPreference.next_digest_at), col(ChatPreference.chat_id))
         .limit(limit)
     )
-    return [(chat_id, due) for chat_id, due in session.exec(stmt) if due is not None]
+    if upsert.is_postgres(session):
+        # Held until the transaction ends: a concurrent release skips these chats.
+        stmt = stmt.with_for_update(skip_locked=True, of=ChatPreference)
+    return [
+        (row.chat_id, row.next_digest_at, to_preferences(row))
+        for row in session.exec(stmt)
+        if row.next_digest_at is not None
+    ]
 
 
-def claim_release(
-    *, session: Session, chat_id: int, due: datetime, now: datetime
-) -> Preferences | None:
-    """Move the chat's due digest on to the next one; None when another release got there first.
+def claim_releases(
+    *, session: Session, due: Sequence[tuple[int, datetime, Preferences]], now: datetime
+) -> list[int]:
+    """Move each chat's due digest on to its next one; return the chats this release claimed.
 
-    The update only applies while `next_digest_at` is still the value read, so of two
-    processes (or a process and its restarted self) exactly one releases the digest.
+    An update applies only while `next_digest_at` is still the value read, so of two
+    processes (or a process and its restarted self) exactly one releases a digest. On
+    PostgreSQL the rows are locked by `due_chats` already, so one batched statement does.
     """
-    row = session.get(ChatPreference, chat_id)
-    if row is None:
-        return None
-    prefs = to_preferences(row)
-    following = next_release(prefs, now, held=False)
-    result = session.execute(
-        sa.update(ChatPreference)
-        .where(col(ChatPreference.chat_id) == chat_id, col(ChatPreference.next_digest_at) == due)
-        .values(next_digest_at=following, last_digest_at=now)
-        .execution_options(synchronize_session=False)
+    values = [
+        {"b_chat": chat_id, "b_due": when, "b_next": next_release(prefs, now, held=False)}
+        for chat_id, when, prefs in due
+    ]
+    stmt = (
+        sa.update(PREFS)
+        .where(PREFS.c.chat_id == sa.bindparam("b_chat"))
+        .where(PREFS.c.next_digest_at == sa.bindparam("b_due", type_=UTCDateTime()))
+        .values(next_digest_at=sa.bindparam("b_next", type_=UTCDateTime()), last_digest_at=now)
     )
-    return prefs if _rowcount(result) == 1 else None
+    if upsert.is_postgres(session):
+        if values:
+            session.execute(stmt, values)
+        return [chat_id for chat_id, _, _ in due]
+    return [
+        chat_id
+        for (chat_id, _, _), v in zip(due, values, strict=True)
+        if _rowcount(session.execute(stmt, v)) == 1
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,23 +329,33 @@ def queue_digests(
     The outbox row is due by the wall clock, as every alert is (see outbox.enqueue_entry);
     `now` is the release's clock, kept as the digest's time.
     """
+    if not digests:
+        return 0
     queued_at = utcnow()
-    for chat_id, thread_id, html, plain, stories in digests:
-        digest = Digest(chat_id=chat_id, html=html, plain=plain, stories=stories, created_at=now)
-        session.add(digest)
-        session.flush()
-        session.add(
-            Delivery(
-                chat_id=chat_id,
-                thread_id=thread_id,
-                digest_id=digest.id,
-                state=DeliveryState.QUEUED,
-                priority=Priority.ALERT,
-                next_attempt_at=queued_at,
-                created_at=queued_at,
-            )
-        )
-    session.flush()
+    rows = [
+        {"chat_id": c, "html": html, "plain": plain, "stories": n, "created_at": now}
+        for c, _, html, plain, n in digests
+    ]
+    # One multi-row INSERT … RETURNING, ids in the order of the rows.
+    ids = session.execute(
+        sa.insert(DIGESTS).returning(DIGESTS.c.id, sort_by_parameter_order=True), rows
+    ).scalars()
+    session.execute(
+        sa.insert(DELIVERY),
+        [
+            {
+                "chat_id": chat_id,
+                "thread_id": thread_id,
+                "digest_id": digest_id,
+                "state": DeliveryState.QUEUED,
+                "priority": Priority.ALERT,
+                "attempts": 0,
+                "next_attempt_at": queued_at,
+                "created_at": queued_at,
+            }
+            for (chat_id, thread_id, *_), digest_id in zip(digests, ids, strict=True)
+        ],
+    )
     return len(digests)
 
 

@@ -91,11 +91,7 @@ def release_batch(
 ) -> tuple[ReleaseReport, bool]:
     """Release up to `limit` due digests in the caller's transaction; say whether more are due."""
     due = prefs_db.due_chats(session=session, now=now, limit=limit)
-    claimed = [
-        chat_id
-        for chat_id, when in due
-        if prefs_db.claim_release(session=session, chat_id=chat_id, due=when, now=now) is not None
-    ]
+    claimed = prefs_db.claim_releases(session=session, due=due, now=now)
     taken = prefs_db.take_held(session=session, chat_ids=claimed)
     digests = []
     stories = 0
