@@ -238,3 +238,20 @@ def test_chats_without_preferences_keep_instant_alerts(engine: Engine) -> None:
         s.add(Subscription(chat_id=CHAT, topic_id=s.exec(select(Topic.id)).one() or 0))
     alerted = match(engine, "Harbour reopens", at=utc(2026, 6, 1, 23), chats=(CHAT, CHAT + 1))
     assert alerted == {CHAT: None, CHAT + 1: None}
+
+
+def test_a_group_that_becomes_a_supergroup_keeps_its_settings_and_held_stories(
+    engine: Engine,
+) -> None:
+    group, supergroup = -501, -100_501
+    prefs = Preferences(mode=DIGEST, digest_times=(time(9),), timezone=BERLIN)
+    setup_chat(engine, prefs, at=utc(2026, 6, 1, 12), chat=group)
+    match(engine, "Harbour reopens", at=utc(2026, 6, 1, 13), chats=(group,))
+    with session_scope(engine) as s:
+        chats_db.migrate_chat(session=s, old_id=group, new_id=supergroup)
+    with Session(engine) as s:
+        assert prefs_db.load(session=s, chat_id=supergroup) == prefs
+        held = s.exec(select(HeldAlert.chat_id)).all()
+    assert held == [supergroup]
+    assert release(engine, utc(2026, 6, 2, 7)) == 1
+    assert len(digests(engine, supergroup)) == 1

@@ -113,6 +113,21 @@ def save(*, session: Session, chat_id: int, prefs: Preferences, now: datetime) -
     session.execute(stmt.on_conflict_do_update(index_elements=["chat_id"], set_=values))
 
 
+def move_chat(*, session: Session, old_id: int, new_id: int) -> None:
+    """Carry a chat's preferences and held stories over to its new id (group → supergroup)."""
+    row = session.get(ChatPreference, old_id)
+    if row is not None and session.get(ChatPreference, new_id) is None:
+        session.add(ChatPreference(**{**row.model_dump(), "chat_id": new_id}))
+        session.flush()
+    there = select(HeldAlert.entry_id).where(HeldAlert.chat_id == new_id)
+    session.execute(
+        sa.update(HELD)
+        .where(HELD.c.chat_id == old_id, HELD.c.entry_id.not_in(there))
+        .values(chat_id=new_id)
+    )
+    session.execute(sa.delete(HELD).where(HELD.c.chat_id == old_id))
+
+
 # --- holding alerts ---------------------------------------------------------------------------
 
 
