@@ -255,3 +255,16 @@ def test_a_group_that_becomes_a_supergroup_keeps_its_settings_and_held_stories(
     assert held == [supergroup]
     assert release(engine, utc(2026, 6, 2, 7)) == 1
     assert len(digests(engine, supergroup)) == 1
+
+
+def test_stored_values_that_no_longer_parse_count_as_unset(engine: Engine) -> None:
+    setup_chat(engine, Preferences(quiet=(time(22), time(7))), at=utc(2026, 6, 1, 12))
+    with session_scope(engine) as s:
+        row = s.get(ChatPreference, CHAT)
+        assert row is not None
+        row.timezone, row.digest_times, row.quiet_end = "Mars/Olympus", "99:99", "7 pm"
+        s.add(row)
+    # The pipeline keeps alerting the chat, in UTC without quiet hours.
+    assert match(engine, "Harbour fire at midnight", at=utc(2026, 6, 1, 23)) == {CHAT: None}
+    with Session(engine) as s:
+        assert prefs_db.load(session=s, chat_id=CHAT) == Preferences()

@@ -34,12 +34,14 @@ from bot.digests.times import (
     DIGEST,
     HOLD,
     Preferences,
+    TimeError,
     format_time,
     holds,
     next_release,
     parse_time,
     quiet_ends,
 )
+from bot.digests.zones import ZoneError, zone
 
 HELD = SQLModel.metadata.tables["held_alert"]
 PREFS = SQLModel.metadata.tables["chat_preference"]
@@ -53,17 +55,32 @@ def _rowcount(result: object) -> int:
 
 
 def to_preferences(row: ChatPreference) -> Preferences:
-    """Return a stored row as pure preferences (a bad stored value counts as unset)."""
-    times = tuple(parse_time(t) for t in row.digest_times.split(",") if t)
+    """Return a stored row as pure preferences; a value that no longer parses counts as unset.
+
+    Values are checked when chats set them; this keeps a zone a later zone database dropped
+    from ever stopping the pipeline.
+    """
+    try:
+        times = tuple(parse_time(t) for t in row.digest_times.split(",") if t)
+    except TimeError:
+        times = ()
     quiet = None
-    if row.quiet_start and row.quiet_end:
-        quiet = (parse_time(row.quiet_start), parse_time(row.quiet_end))
+    try:
+        if row.quiet_start and row.quiet_end:
+            quiet = (parse_time(row.quiet_start), parse_time(row.quiet_end))
+    except TimeError:
+        quiet = None
+    try:
+        zone(row.timezone)
+        timezone = row.timezone
+    except ZoneError:
+        timezone = "UTC"
     return Preferences(
         mode=row.mode,
         digest_times=times,
         quiet=quiet,
         quiet_mode=row.quiet_mode,
-        timezone=row.timezone,
+        timezone=timezone,
         previews=row.link_previews,
     )
 
