@@ -30,6 +30,7 @@ from bot.handlers import broadcast as bc_handlers
 from bot.handlers import catalog as catalog_handlers
 from bot.handlers import commands, guard
 from bot.handlers import feeds as feed_handlers
+from bot.handlers import settings as settings_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import topics as topic_handlers
 from bot.handlers.context import CONTEXT_TYPES, BotData
@@ -37,6 +38,7 @@ from bot.ingest.scheduler import run_polls
 from bot.ingest.topic_cache import TopicCache
 from bot.ingest.watcher import FeedWatcher
 from bot.jobs.broadcasts import REPORT_EVERY_SECONDS, report_progress
+from bot.jobs.digests import DIGEST_CHECK_SECONDS, release_digests
 from bot.jobs.maintenance import PRUNE_EVERY, prune_entries
 from bot.ops import metrics
 from bot.services import Services
@@ -52,6 +54,11 @@ MENU = [
     BotCommand("topics", "List this chat's topics"),
     BotCommand("testtopic", "Try a topic on the newest stories"),
     BotCommand("latest", "The newest story, e.g. /latest nato"),
+    BotCommand("settings", "Instant alerts or digests, quiet hours, time zone"),
+    BotCommand("digest", "Digests at set times, e.g. /digest 08:00 18:00"),
+    BotCommand("quiet", "Quiet hours, e.g. /quiet 22:00-07:00"),
+    BotCommand("timezone", "This chat's time zone, e.g. /timezone Berlin"),
+    BotCommand("previews", "Link previews on or off"),
     BotCommand("help", "What I do and how"),
     BotCommand("start", "Start receiving alerts"),
 ]
@@ -134,6 +141,12 @@ def build_application(
     add(CommandHandler("removetopic", catalog_handlers.removetopic, filters=COMMAND_UPDATES))
     add(CallbackQueryHandler(topic_handlers.catalog_button, pattern=r"^tc:\d+$"))
     add(CallbackQueryHandler(topic_handlers.remove_button, pattern=r"^tr:\d+$"))
+    add(CommandHandler("settings", settings_handlers.settings, filters=COMMAND_UPDATES))
+    add(CommandHandler("digest", settings_handlers.digest, filters=COMMAND_UPDATES))
+    add(CommandHandler("quiet", settings_handlers.quiet, filters=COMMAND_UPDATES))
+    add(CommandHandler("timezone", settings_handlers.timezone, filters=COMMAND_UPDATES))
+    add(CommandHandler("previews", settings_handlers.previews, filters=COMMAND_UPDATES))
+    add(CallbackQueryHandler(settings_handlers.settings_button, pattern=r"^st:"))
     # Before every other handler: commands and button presses past the per-user rate stop here.
     add(TypeHandler(Update, guard.RateLimiter()), group=-1)
     add(CommandHandler("broadcast", bc_handlers.broadcast, filters=COMMAND_UPDATES))
@@ -196,6 +209,13 @@ async def _post_init(application: AnyApplication) -> None:
         interval=REPORT_EVERY_SECONDS,
         first=1,
         name="broadcast-report",
+        job_kwargs=job_kwargs,
+    )
+    jobs.run_repeating(
+        release_digests,
+        interval=DIGEST_CHECK_SECONDS,
+        first=1,
+        name="digests",
         job_kwargs=job_kwargs,
     )
     jobs.run_repeating(

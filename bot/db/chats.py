@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from bot.db import upsert
+from bot.db import preferences, upsert
 from bot.db.models import OPEN_STATES, Chat, Delivery, DeliveryState, Subscription, utcnow
 
 
@@ -85,6 +85,7 @@ def migrate_chat(*, session: Session, old_id: int, new_id: int) -> None:
         .on_conflict_do_nothing(index_elements=["chat_id", "topic_id"])
     )
     session.execute(sa.delete(Subscription).where(col(Subscription.chat_id) == old_id))
+    preferences.move_chat(session=session, old_id=old_id, new_id=new_id)
     at_new = session.exec(
         select(Delivery.entry_id, Delivery.broadcast_id).where(Delivery.chat_id == new_id)
     ).all()

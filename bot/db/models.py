@@ -196,7 +196,7 @@ class Broadcast(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """One outbox row: a message for one chat, an alert (entry) or a broadcast."""
+    """One outbox row: a message for one chat, an alert (entry), a broadcast or a digest."""
 
     __table_args__ = (
         sa.UniqueConstraint("chat_id", "entry_id", name="uq_delivery_chat_entry"),
@@ -212,6 +212,9 @@ class Delivery(SQLModel, table=True):
     entry_id: int | None = Field(default=None, foreign_key="entry.id", ondelete="CASCADE")
     broadcast_id: int | None = Field(
         default=None, foreign_key="broadcast.id", ondelete="CASCADE", index=True
+    )
+    digest_id: int | None = Field(
+        default=None, foreign_key="digest.id", ondelete="CASCADE", index=True
     )
     state: str = Field(default=DeliveryState.QUEUED, max_length=16)
     priority: int = Field(default=Priority.ALERT, sa_type=sa.SmallInteger)
@@ -233,3 +236,56 @@ class OutboxSender(SQLModel, table=True):
     id: str = Field(max_length=64, primary_key=True)
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     heartbeat_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class ChatPreference(SQLModel, table=True):
+    """How and when news reaches a chat; a chat without a row has the defaults (instant).
+
+    `digest_times` is a comma-separated list of local times ("08:00,18:00"), the quiet
+    hours local times too, all in `timezone` (an IANA name). `next_digest_at` is when the
+    chat's next digest is due (bot/digests/times.py, next_release); a release claims it
+    by moving it on, so a digest goes once whatever restarts in between.
+    """
+
+    __tablename__ = "chat_preference"
+
+    chat_id: int = Field(
+        sa_type=sa.BigInteger, foreign_key="chat.id", primary_key=True, ondelete="CASCADE"
+    )
+    mode: str = Field(default="instant", max_length=16)
+    digest_times: str = Field(default="", max_length=64)
+    quiet_start: str | None = Field(default=None, max_length=5)
+    quiet_end: str | None = Field(default=None, max_length=5)
+    quiet_mode: str = Field(default="hold", max_length=16)
+    timezone: str = Field(default="UTC", max_length=64)
+    link_previews: bool = Field(default=True)
+    next_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime(), index=True)
+    last_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class HeldAlert(SQLModel, table=True):
+    """A matched story waiting for the chat's next digest (digest mode or quiet hours)."""
+
+    __tablename__ = "held_alert"
+
+    chat_id: int = Field(
+        sa_type=sa.BigInteger, foreign_key="chat.id", primary_key=True, ondelete="CASCADE"
+    )
+    entry_id: int = Field(foreign_key="entry.id", primary_key=True, ondelete="CASCADE")
+    topic_id: int | None = Field(default=None, foreign_key="topic.id", ondelete="SET NULL")
+    thread_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    held_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class Digest(SQLModel, table=True):
+    """One digest message, rendered when it was released; an outbox row sends it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(
+        sa_type=sa.BigInteger, foreign_key="chat.id", ondelete="CASCADE", index=True
+    )
+    html: str = Field(sa_type=sa.Text)
+    plain: str = Field(sa_type=sa.Text)
+    stories: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())

@@ -218,6 +218,7 @@ class OutboxLanes:
                     )
                 )
                 continue
+            quiet, previews = self._payloads.send_options(row.chat_id)
             jobs.append(
                 Job(
                     delivery_id=row.id,
@@ -227,6 +228,8 @@ class OutboxLanes:
                     html=texts[0],
                     plain=texts[1],
                     is_broadcast=row.broadcast_id is not None,
+                    silent=quiet,
+                    previews=previews,
                 )
             )
         if nothing:

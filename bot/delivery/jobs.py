@@ -67,6 +67,8 @@ class Job:
     html: str
     plain: str
     is_broadcast: bool
+    silent: bool = False  # the chat's quiet hours: no notification
+    previews: bool = True  # the chat's link previews setting
 
 
 def new_sender_id() -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from sqlmodel import Session
 
 from bot.db import outbox
-from bot.db.models import Delivery, Entry
+from bot.db import preferences as prefs_db
+from bot.db.models import Delivery, Entry, utcnow
 from bot.delivery.render import (
     Alert,
     render_alert,
@@ -15,6 +17,7 @@ from bot.delivery.render import (
     render_broadcast_plain,
     render_plain,
 )
+from bot.digests.times import Preferences, silent
 
 PAYLOAD_CACHE = 512
 
@@ -27,12 +30,19 @@ class Payloads:
         self.entries: dict[int, Entry] = {}
         self._alert_texts: dict[int, tuple[str, str]] = {}
         self._broadcast_texts: dict[int, tuple[str, str]] = {}
+        self._digest_texts: dict[int, tuple[str, str]] = {}
+        # The claimed rows' chats that changed their preferences (quiet hours, previews).
+        self._chat_prefs: dict[int, Preferences] = {}
 
     def load(self, session: Session, rows: Sequence[Delivery]) -> None:
-        """Load the stories and broadcasts of claimed rows that aren't cached yet.
+        """Load the stories, broadcasts and digests of claimed rows that aren't cached yet.
 
-        Neither changes once queued, so they are cached until the cache is full.
+        None of them changes once queued, so they are cached until the cache is full; the
+        chats' preferences are read afresh for every claim.
         """
+        self._chat_prefs = prefs_db.load_many(session=session, chat_ids={r.chat_id for r in rows})
+        digest_ids = {r.digest_id for r in rows if r.digest_id is not None}
+        self._digest_texts = prefs_db.digest_texts(session=session, digest_ids=digest_ids)
         entry_ids = {r.entry_id for r in rows if r.entry_id is not None} - self.entries.keys()
         bc_ids = {r.broadcast_id for r in rows if r.broadcast_id is not None}
         bc_ids -= self._broadcast_texts.keys()
@@ -67,4 +77,13 @@ class Payloads:
             return self._alert_texts.get(row.entry_id)
         if row.broadcast_id is not None:
             return self._broadcast_texts.get(row.broadcast_id)
+        if row.digest_id is not None:
+            return self._digest_texts.get(row.digest_id)
         return None
+
+    def send_options(self, chat_id: int, now: datetime | None = None) -> tuple[bool, bool]:
+        """Return (silent, link previews) for a message to the chat sent at `now`."""
+        prefs = self._chat_prefs.get(chat_id)
+        if prefs is None:
+            return False, True
+        return silent(prefs, now or utcnow()), prefs.previews

@@ -434,7 +434,10 @@ class Sender(OutboxLanes):
                 text=job.plain if plain else job.html,
                 parse_mode=None if plain else ParseMode.HTML,
                 message_thread_id=job.thread_id,
-                link_preview_options=LinkPreviewOptions(is_disabled=job.is_broadcast),
+                link_preview_options=LinkPreviewOptions(
+                    is_disabled=job.is_broadcast or not job.previews
+                ),
+                disable_notification=True if job.silent else None,
                 allow_paid_broadcast=True if paid else None,
             )
         except TelegramError as err:

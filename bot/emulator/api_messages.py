@@ -57,6 +57,7 @@ class MessageMethods(Checks):
                     params.flag("disable_web_page_preview")
                     or (isinstance(preview, dict) and preview.get("is_disabled"))
                 ),
+                silent=params.flag("disable_notification"),
                 reply_to_message_id=int(reply_to) if reply_to is not None else None,
                 allow_paid_broadcast=paid,
                 seq=self._next_seq(),

@@ -68,6 +68,7 @@ class SentMessage:
     edits: list[MessageEdit] = field(default_factory=list)
     deleted: bool = False
     link_preview_disabled: bool = False
+    silent: bool = False  # sent with disable_notification
     reply_to_message_id: int | None = None
     allow_paid_broadcast: bool = False
     seq: int = 0

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from bot.db import entries, outbox, subscriptions
+from bot.db import entries, outbox, preferences, subscriptions
 from bot.db.engine import session_scope
 from bot.db.models import Entry, utcnow
 from bot.ingest.topic_cache import TopicCache
@@ -108,6 +108,10 @@ def store_entries(
             alerts = 0
             if topic_ids:
                 chats = subscriptions.subscribers_for_topics(session=session, topic_ids=topic_ids)
+                # Chats in digest mode or quiet hours get the story in their next digest.
+                chats = preferences.route_alerts(
+                    session=session, entry_id=entry.id, chats=chats, topic_ids=topic_ids, now=now
+                )
                 alerts = outbox.enqueue_entry(session=session, entry_id=entry.id, chats=chats)
             queued += alerts
             log.debug(

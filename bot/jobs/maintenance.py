@@ -1,4 +1,4 @@
-"""Daily housekeeping: stories past the retention period go."""
+"""Daily housekeeping: stories past the retention period go, and sent digests."""
 
 from __future__ import annotations
 
@@ -18,3 +18,6 @@ async def prune_entries(context: Context) -> None:
     removed, cutoff = await context.services.stories.prune(retention_days=days)
     if removed:
         log.info("pruned %d entries older than %s", removed, cutoff.date())
+    digests = await context.services.digests.prune()
+    if digests:
+        log.info("pruned %d sent digests", digests)

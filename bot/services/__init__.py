@@ -11,6 +11,7 @@ broadcasts.py     /broadcast: drafts, confirmation, progress
 feeds.py          the watched feeds (/addfeed, /removefeed, /feeds, OPML); feed_admin.py is
                   `newsbot feeds`, preview.py `newsbot preview`
 stats.py          /stats and the database gauges of /metrics
+preferences.py    how and when news reaches a chat (/settings), releasing due digests
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.services.broadcasts import Broadcasts
 from bot.services.catalog import Catalog
 from bot.services.chats import Chats
 from bot.services.feeds import FeedManager
+from bot.services.preferences import ChatSettings, Digests
 from bot.services.stats import StatsReader
 from bot.services.stories import Stories
 from bot.services.subscriptions import Subscriptions
@@ -40,6 +42,8 @@ class Services:
     broadcasts: Broadcasts
     feeds: FeedManager
     stats: StatsReader
+    preferences: ChatSettings
+    digests: Digests
 
     @classmethod
     def build(cls, *, engine: Engine, watcher: FeedWatcher) -> Services:
@@ -52,4 +56,6 @@ class Services:
             broadcasts=Broadcasts(engine),
             feeds=FeedManager(watcher=watcher),
             stats=StatsReader(engine),
+            preferences=ChatSettings(engine),
+            digests=Digests(engine),
         )

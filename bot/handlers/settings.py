@@ -1,0 +1,345 @@
+"""How and when news reaches a chat: /settings (buttons), /digest, /quiet, /timezone, /previews."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, time
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+
+from bot.delivery.render import esc
+from bot.digests.times import (
+    DIGEST,
+    HOLD,
+    INSTANT,
+    SILENT,
+    Preferences,
+    TimeError,
+    format_time,
+    format_times,
+    next_release,
+    parse_range,
+    parse_times,
+)
+from bot.digests.zones import ZoneError, resolve_zone, zone
+from bot.handlers.context import Context, chat_info, command_text, reply
+from bot.handlers.guard import may_manage
+from bot.handlers.topics import OUT_OF_DATE
+
+Edit = Callable[[Preferences], Preferences]
+
+SETTINGS_DATA = "st:"
+# Offered as buttons; any other time or zone can be typed (/digest, /timezone).
+DIGEST_CHOICES = (time(7), time(8), time(12), time(18), time(21))
+QUIET_CHOICES = ((time(22), time(7)), (time(23), time(8)))
+ZONE_CHOICES = (
+    ("UTC", "UTC"),
+    ("London", "Europe/London"),
+    ("Berlin", "Europe/Berlin"),
+    ("Moscow", "Europe/Moscow"),
+    ("New York", "America/New_York"),
+    ("Los Angeles", "America/Los_Angeles"),
+    ("Tokyo", "Asia/Tokyo"),
+)
+
+SETTINGS_REFUSAL = "Only this chat's administrators can change its settings."
+DIGEST_USAGE = (
+    "Usage: <code>/digest 08:00 18:00</code> for a digest at those times instead of alerts, "
+    "<code>/digest off</code> for instant alerts."
+)
+QUIET_USAGE = (
+    "Usage: <code>/quiet 22:00-07:00</code>, <code>/quiet off</code>; "
+    "<code>/quiet hold</code> keeps alerts for a digest when the quiet hours end, "
+    "<code>/quiet silent</code> sends them without a sound."
+)
+TIMEZONE_USAGE = (
+    "Usage: <code>/timezone Europe/Berlin</code> (an IANA name) or a big city, "
+    "e.g. <code>/timezone New York</code>."
+)
+PREVIEWS_USAGE = "Usage: <code>/previews on</code> or <code>/previews off</code>."
+LAST_TIME = "A digest needs at least one time. Tap Instant to get alerts instead."
+SAVED = "✅ Saved."
+COMMANDS_LINE = (
+    "Type instead: /digest <i>times</i> · /quiet <i>22:00-07:00</i> · "
+    "/timezone <i>city</i> · /previews <i>on|off</i>"
+)
+
+
+# --- what chats see -------------------------------------------------------------------------
+
+
+def delivery_line(prefs: Preferences) -> str:
+    """Return how news reaches the chat, e.g. 'a digest at 08:00, 18:00'."""
+    if prefs.mode == DIGEST:
+        return f"a digest at {format_times(prefs.digest_times)}"
+    return "instant alerts"
+
+
+def quiet_line(prefs: Preferences) -> str:
+    """Return the quiet hours, e.g. '22:00–07:00, alerts held for a digest'."""
+    if prefs.quiet is None:
+        return "off"
+    start, end = prefs.quiet
+    how = "alerts held for a digest" if prefs.quiet_mode == HOLD else "alerts sent silently"
+    return f"{format_time(start)}–{format_time(end)}, {how}"
+
+
+def settings_text(prefs: Preferences, now: datetime) -> str:
+    """Return the /settings message: every preference, and when the next digest comes."""
+    local = now.astimezone(zone(prefs.timezone))
+    lines = [
+        "<b>⚙️ Settings for this chat</b>",
+        f"News: <b>{esc(delivery_line(prefs))}</b>",
+        f"Quiet hours: <b>{esc(quiet_line(prefs))}</b>",
+        f"Time zone: <b>{esc(prefs.timezone)}</b> (it is {local:%H:%M} there now)",
+        f"Link previews: <b>{'on' if prefs.previews else 'off'}</b>",
+    ]
+    due = next_release(prefs, now, held=False)
+    if due is not None:
+        lines.append(f"Next digest: {due.astimezone(zone(prefs.timezone)):%a %d %b, %H:%M}")
+    return "\n".join(lines) + "\n\n" + COMMANDS_LINE
+
+
+def _mark(label: str, on: bool) -> str:
+    return f"✅ {label}" if on else label
+
+
+def _button(label: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=SETTINGS_DATA + data)
+
+
+def settings_keyboard(prefs: Preferences) -> InlineKeyboardMarkup:
+    """Return the /settings buttons, ✅ on the current choices."""
+    digest = prefs.mode == DIGEST
+    rows = [
+        [
+            _button(_mark("Instant alerts", not digest), "mode:instant"),
+            _button(_mark("Digest", digest), "mode:digest"),
+        ],
+        [
+            _button(_mark(format_time(t), digest and t in prefs.digest_times), f"dt:{t:%H%M}")
+            for t in DIGEST_CHOICES
+        ],
+        [
+            _button(_mark("No quiet hours", prefs.quiet is None), "q:off"),
+            *(
+                _button(
+                    _mark(f"{format_time(s)}–{format_time(e)}", prefs.quiet == (s, e)),
+                    f"q:{s:%H%M}-{e:%H%M}",
+                )
+                for s, e in QUIET_CHOICES
+            ),
+        ],
+        [
+            _button(_mark("Quiet: hold for digest", prefs.quiet_mode == HOLD), "qm:hold"),
+            _button(_mark("Quiet: send silently", prefs.quiet_mode == SILENT), "qm:silent"),
+        ],
+        [
+            _button(_mark(label, prefs.timezone == name), f"tz:{name}")
+            for label, name in ZONE_CHOICES[:4]
+        ],
+        [
+            _button(_mark(label, prefs.timezone == name), f"tz:{name}")
+            for label, name in ZONE_CHOICES[4:]
+        ],
+        [
+            _button(
+                f"Link previews: {'on ✅' if prefs.previews else 'off'}",
+                "pv:off" if prefs.previews else "pv:on",
+            )
+        ],
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+# --- what buttons and commands change (pure) ------------------------------------------------
+
+
+def _toggle_time(value: time) -> Edit:
+    def edit(prefs: Preferences) -> Preferences:
+        current = prefs.digest_times if prefs.mode == DIGEST else ()
+        if value in current:
+            if len(current) == 1:
+                raise TimeError(LAST_TIME)
+            return replace(prefs, digest_times=tuple(t for t in current if t != value))
+        return prefs.with_digest((*current, value))
+
+    return edit
+
+
+def button_edit(data: str) -> Edit | None:
+    """Return the change a /settings button asks for, or None when its data is not one."""
+    kind, _, value = data.removeprefix(SETTINGS_DATA).partition(":")
+    try:
+        if kind == "mode" and value == INSTANT:
+            return lambda p: replace(p, mode=INSTANT)
+        if kind == "mode" and value == DIGEST:
+            return lambda p: p.with_digest(())
+        if kind == "dt" and len(value) == 4 and value.isdigit():
+            return _toggle_time(parse_times(f"{value[:2]}:{value[2:]}")[0])
+        if kind == "q" and value == "off":
+            return lambda p: replace(p, quiet=None)
+        if kind == "q" and len(value) == 9 and value[4] == "-":
+            start, end = parse_range(f"{value[:2]}:{value[2:4]}-{value[5:7]}:{value[7:]}")
+            return lambda p: replace(p, quiet=(start, end))
+        if kind == "qm" and value in (HOLD, SILENT):
+            return lambda p: replace(p, quiet_mode=value)
+        if kind == "tz" and value:
+            name = resolve_zone(value)
+            return lambda p: replace(p, timezone=name)
+        if kind == "pv" and value in ("on", "off"):
+            return lambda p: replace(p, previews=value == "on")
+    except (TimeError, ZoneError):
+        return None
+    return None
+
+
+def digest_edit(args: str) -> Edit:
+    """Return the change `/digest ARGS` asks for; raise TimeError when ARGS is not one."""
+    word = args.strip().lower()
+    if word in ("off", "instant", "stop"):
+        return lambda p: replace(p, mode=INSTANT)
+    if word == "on":
+        return lambda p: p.with_digest(())
+    times = parse_times(args)
+    return lambda p: p.with_digest(times)
+
+
+def quiet_edit(args: str) -> Edit:
+    """Return the change `/quiet ARGS` asks for; raise TimeError when ARGS is not one."""
+    words = args.split()
+    how = words[-1].lower() if words and words[-1].lower() in (HOLD, SILENT) else None
+    rest = " ".join(words[:-1] if how else words)
+    if rest.lower() == "off":
+        return lambda p: replace(p, quiet=None)
+    quiet = parse_range(rest) if rest else None
+
+    def edit(prefs: Preferences) -> Preferences:
+        changed = replace(prefs, quiet_mode=how) if how else prefs
+        return replace(changed, quiet=quiet) if quiet else changed
+
+    return edit
+
+
+def previews_edit(args: str) -> Edit:
+    """Return the change `/previews ARGS` asks for; raise TimeError when ARGS is not on/off."""
+    word = args.strip().lower()
+    if word not in ("on", "off"):
+        raise TimeError("Say on or off.")
+    return lambda p: replace(p, previews=word == "on")
+
+
+def saved_text(prefs: Preferences) -> str:
+    """Return the answer to a change: what the chat gets now."""
+    return (
+        f"{SAVED} News: <b>{esc(delivery_line(prefs))}</b> · quiet hours: "
+        f"<b>{esc(quiet_line(prefs))}</b> · time zone <b>{esc(prefs.timezone)}</b> · "
+        f"link previews <b>{'on' if prefs.previews else 'off'}</b>. /settings shows all."
+    )
+
+
+# --- commands and buttons -------------------------------------------------------------------
+
+
+async def settings(update: Update, context: Context) -> None:
+    """Show the chat's preferences with buttons that change them."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return
+    prefs = await context.services.preferences.get(chat.id)
+    now = datetime.now(UTC)
+    context.door.reply(
+        message,
+        settings_text(prefs, now),
+        reply_markup=settings_keyboard(prefs),
+        link_preview=False,
+    )
+
+
+async def _command(
+    update: Update, context: Context, parse: Callable[[str], Edit], usage: str, shown: str
+) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    args = command_text(update)
+    if not args:
+        prefs = await context.services.preferences.get(chat.id)
+        await reply(context, update, f"{shown.format(**_shown(prefs))}\n{usage}")
+        return
+    if not await may_manage(update, context):
+        await reply(context, update, SETTINGS_REFUSAL)
+        return
+    try:
+        edit = parse(args)
+        prefs = await context.services.preferences.change(chat_info(chat), edit)
+    except (TimeError, ZoneError) as err:
+        await reply(context, update, f"{esc(str(err))} Nothing was changed.\n{usage}")
+        return
+    await reply(context, update, saved_text(prefs))
+
+
+def _shown(prefs: Preferences) -> dict[str, str]:
+    return {
+        "delivery": esc(delivery_line(prefs)),
+        "quiet": esc(quiet_line(prefs)),
+        "zone": esc(prefs.timezone),
+        "previews": "on" if prefs.previews else "off",
+    }
+
+
+def _zone_edit(args: str) -> Edit:
+    name = resolve_zone(args)
+    return lambda p: replace(p, timezone=name)
+
+
+async def digest(update: Update, context: Context) -> None:
+    """Switch the chat to digests at the given times, or back to instant alerts."""
+    await _command(update, context, digest_edit, DIGEST_USAGE, "This chat gets <b>{delivery}</b>.")
+
+
+async def quiet(update: Update, context: Context) -> None:
+    """Set the chat's quiet hours, or what happens to alerts during them."""
+    await _command(update, context, quiet_edit, QUIET_USAGE, "Quiet hours: <b>{quiet}</b>.")
+
+
+async def timezone(update: Update, context: Context) -> None:
+    """Set the time zone the chat's digest times and quiet hours follow."""
+    await _command(update, context, _zone_edit, TIMEZONE_USAGE, "Time zone: <b>{zone}</b>.")
+
+
+async def previews(update: Update, context: Context) -> None:
+    """Turn link previews in the chat's alerts on or off."""
+    await _command(update, context, previews_edit, PREVIEWS_USAGE, "Link previews: {previews}.")
+
+
+async def settings_button(update: Update, context: Context) -> None:
+    """Apply a /settings button, then show the new settings on the same message."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    message = query.message
+    edit = button_edit(query.data)
+    if edit is None or not isinstance(message, Message):
+        context.door.answer(query, OUT_OF_DATE)
+        return
+    if not await may_manage(update, context):
+        context.door.answer(query, SETTINGS_REFUSAL, show_alert=True)
+        return
+    chat = message.chat
+    before = await context.services.preferences.get(chat.id)
+    try:
+        prefs = await context.services.preferences.change(chat_info(chat), edit)
+    except TimeError as err:
+        context.door.answer(query, str(err), show_alert=True)
+        return
+    context.door.answer(query, SAVED if prefs != before else None)
+    if prefs != before:
+        now = datetime.now(UTC)
+        context.door.edit_text(
+            chat.id,
+            message.message_id,
+            settings_text(prefs, now),
+            reply_markup=settings_keyboard(prefs),
+        )
