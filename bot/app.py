@@ -21,11 +21,13 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
+from bot.delivery.alert_buttons import ALERT_PATTERN, BACKFILL_PATTERN
 from bot.delivery.door import Door, GuardedRequest
 from bot.delivery.jobs import SenderConfig
 from bot.delivery.replies import ReplyLane
 from bot.delivery.sender import Sender
 from bot.delivery.transport import file_base_url, make_send_bot
+from bot.handlers import alerts as alert_handlers
 from bot.handlers import broadcast as bc_handlers
 from bot.handlers import catalog as catalog_handlers
 from bot.handlers import commands, guard
@@ -134,6 +136,8 @@ def build_application(
     add(CommandHandler("removetopic", catalog_handlers.removetopic, filters=COMMAND_UPDATES))
     add(CallbackQueryHandler(topic_handlers.catalog_button, pattern=r"^tc:\d+$"))
     add(CallbackQueryHandler(topic_handlers.remove_button, pattern=r"^tr:\d+$"))
+    add(CallbackQueryHandler(alert_handlers.alert_button, pattern=ALERT_PATTERN))
+    add(CallbackQueryHandler(alert_handlers.backfill_button, pattern=BACKFILL_PATTERN))
     # Before every other handler: commands and button presses past the per-user rate stop here.
     add(TypeHandler(Update, guard.RateLimiter()), group=-1)
     add(CommandHandler("broadcast", bc_handlers.broadcast, filters=COMMAND_UPDATES))

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from telegram import InlineKeyboardMarkup
+
     from bot.config import Settings
 
 
@@ -67,6 +69,8 @@ class Job:
     html: str
     plain: str
     is_broadcast: bool
+    # The buttons under an alert (its chat's matched topic), if any.
+    reply_markup: InlineKeyboardMarkup | None = None
 
 
 def new_sender_id() -> str:

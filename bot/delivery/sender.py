@@ -436,6 +436,7 @@ class Sender(OutboxLanes):
                 message_thread_id=job.thread_id,
                 link_preview_options=LinkPreviewOptions(is_disabled=job.is_broadcast),
                 allow_paid_broadcast=True if paid else None,
+                reply_markup=job.reply_markup,
             )
         except TelegramError as err:
             return classify(err), err

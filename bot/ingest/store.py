@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from bot.db import entries, outbox, subscriptions
+from bot.db import entries, mutes, outbox
 from bot.db.engine import session_scope
 from bot.db.models import Entry, utcnow
 from bot.ingest.topic_cache import TopicCache
@@ -107,8 +107,13 @@ def store_entries(
             assert entry.id is not None
             alerts = 0
             if topic_ids:
-                chats = subscriptions.subscribers_for_topics(session=session, topic_ids=topic_ids)
-                alerts = outbox.enqueue_entry(session=session, entry_id=entry.id, chats=chats)
+                # Chats that muted every matched topic are left out.
+                found = mutes.recipients(session=session, topic_ids=topic_ids, now=utcnow())
+                chats = {chat: thread for chat, (thread, _) in found.items()}
+                matched_ids = {chat: ids for chat, (_, ids) in found.items()}
+                alerts = outbox.enqueue_entry(
+                    session=session, entry_id=entry.id, chats=chats, topics=matched_ids
+                )
             queued += alerts
             log.debug(
                 "story %d stored: %d topics matched, %d alerts queued",

@@ -11,6 +11,7 @@ broadcasts.py     /broadcast: drafts, confirmation, progress
 feeds.py          the watched feeds (/addfeed, /removefeed, /feeds, OPML); feed_admin.py is
                   `newsbot feeds`, preview.py `newsbot preview`
 stats.py          /stats and the database gauges of /metrics
+alerts.py         the buttons under alerts (mute, unfollow) and "Show 3 latest"
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from bot.ingest.watcher import FeedWatcher
+from bot.services.alerts import AlertActions
 from bot.services.broadcasts import Broadcasts
 from bot.services.catalog import Catalog
 from bot.services.chats import Chats
@@ -40,6 +42,7 @@ class Services:
     broadcasts: Broadcasts
     feeds: FeedManager
     stats: StatsReader
+    alerts: AlertActions
 
     @classmethod
     def build(cls, *, engine: Engine, watcher: FeedWatcher) -> Services:
@@ -52,4 +55,5 @@ class Services:
             broadcasts=Broadcasts(engine),
             feeds=FeedManager(watcher=watcher),
             stats=StatsReader(engine),
+            alerts=AlertActions(engine),
         )

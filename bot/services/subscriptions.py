@@ -36,6 +36,7 @@ class Subscribed:
     label: str  # the catalog name, else the query as the chat wrote it
     created: bool  # False: the chat already followed it
     active: bool  # False: alerts are paused for the chat (it blocked the bot once)
+    topic_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class Toggled:
     name: str | None  # None: the topic left the catalog meanwhile
     subscribed: bool
     view: CatalogView
+    topic_id: int | None = None  # the topic followed, when it was turned on
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,12 @@ class Subscriptions(Service):
                 display=choice.query.display,
                 thread_id=thread_id,
             )
-            return Subscribed(label=choice.label, created=outcome.created, active=active)
+            return Subscribed(
+                label=choice.label,
+                created=outcome.created,
+                active=active,
+                topic_id=outcome.topic.id,
+            )
 
         return await self._run(work)
 
@@ -152,15 +159,21 @@ class Subscriptions(Service):
             if row is None:
                 return Toggled(name=None, subscribed=False, view=_view(s, chat.id))
             dropped = subs_db.unsubscribe(session=s, chat_id=chat.id, canonical=row.canonical)
+            topic_id = None
             if dropped is None:
-                subs_db.subscribe(
+                topic_id = subs_db.subscribe(
                     session=s,
                     chat_id=chat.id,
                     canonical=row.canonical,
                     display=row.query,
                     thread_id=thread_id,
-                )
-            return Toggled(name=row.name, subscribed=dropped is None, view=_view(s, chat.id))
+                ).topic.id
+            return Toggled(
+                name=row.name,
+                subscribed=dropped is None,
+                view=_view(s, chat.id),
+                topic_id=topic_id,
+            )
 
         return await self._run(work)
 
