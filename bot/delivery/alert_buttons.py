@@ -190,6 +190,13 @@ def with_backfill(
     return InlineKeyboardMarkup([*rows, [backfill_button(topic_id, label)]])
 
 
+def has_button(markup: InlineKeyboardMarkup | None, data: str) -> bool:
+    """Tell whether the keyboard still has a button carrying `data`."""
+    if markup is None:
+        return False
+    return any(b.callback_data == data for row in markup.inline_keyboard for b in row)
+
+
 def without_button(markup: InlineKeyboardMarkup | None, data: str) -> InlineKeyboardMarkup | None:
     """Return the keyboard without the buttons carrying `data` (None when nothing is left)."""
     if markup is None:

@@ -16,6 +16,7 @@ from bot.delivery.alert_buttons import (
     AlertAction,
     AlertPress,
     alert_keyboard,
+    has_button,
     muted_keyboard,
     parse_alert_data,
     parse_backfill_data,
@@ -31,6 +32,7 @@ from bot.services.alerts import TopicStep
 from bot.services.subscriptions import TopicLimitError
 
 GONE = "That topic no longer exists. /subscribe follows it again."
+ALREADY_SHOWN = "Those stories were shown already; /latest TOPIC shows more."
 NOT_FOLLOWED = "This chat doesn't follow that topic (any more). /topics lists its topics."
 
 
@@ -112,6 +114,10 @@ async def backfill_button(update: Update, context: Context) -> None:
     message = query.message
     if topic_id is None or query.data is None or not isinstance(message, Message):
         context.door.answer(query, OUT_OF_DATE)
+        return
+    if not has_button(message.reply_markup, query.data):
+        # Pressed again before the button was edited away: it was already used.
+        _answer(context, query, ALREADY_SHOWN)
         return
     chat_id = message.chat.id
     found = await context.services.alerts.backfill(chat_id, topic_id, count=BACKFILL_COUNT)
