@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from bot.db.mutes import topic_tag
 from bot.topics.catalog import DEFAULT_CATALOG, find_entry
 from tests.support.chat_bot import ChatBot, chat_bot
 from tests.support.live_bot import story
@@ -99,7 +100,7 @@ async def test_show_3_latest_after_subscribing(tmp_path: Path) -> None:
         refused = await press(bot, carol, data_of(carol)[0], user_id=CAROL)
         assert refused.text is not None and "doesn't follow" in refused.text
         topic = bot.db("select id from topic where canonical = 'harbour'")[0][0]
-        forged = await press(bot, carol, f"bf:{topic}", user_id=CAROL)
+        forged = await press(bot, carol, f"bf:{topic}:{topic_tag('harbour')}", user_id=CAROL)
         assert forged.text is not None and "shown already" in forged.text
         junk = await press(bot, carol, "bf:1x", user_id=CAROL)
         assert junk.text == "That button is out of date."
@@ -116,6 +117,7 @@ async def test_alert_buttons_mute_and_unfollow_for_one_chat(tmp_path: Path) -> N
         bot.follow(BOB, "harbour", "Sports")
         bot.follow(GROUP, "harbour", chat_type="supergroup")
         harbour = bot.db("select id from topic where canonical = 'harbour'")[0][0]
+        tag = topic_tag("harbour")
 
         mark = tg.mark()
         bot.publish(story(10, "Harbour cranes return to Port Ellis", categories=["Football"]))
@@ -126,10 +128,10 @@ async def test_alert_buttons_mute_and_unfollow_for_one_chat(tmp_path: Path) -> N
         # Several of the chat's topics matched: all are named, buttons for the first.
         assert "🔔 Your topics: harbour, Sports" in bob.plain
         assert labels(alice) == ["🔕 Mute harbour for 24 h", "✖ Unfollow harbour"]
-        assert data_of(bob) == [f"al:m:{harbour}", f"al:u:{harbour}"]
+        assert data_of(bob) == [f"al:m:{harbour}:{tag}", f"al:u:{harbour}:{tag}"]
 
         # In a group only administrators may press them.
-        answer = await press(bot, group, f"al:m:{harbour}", user_id=MEMBER)
+        answer = await press(bot, group, f"al:m:{harbour}:{tag}", user_id=MEMBER)
         assert answer.text == "Only this chat's administrators can change its topics."
         assert labels(bot.current(group))[0].startswith("🔕 Mute")
         answer, _ = await bot.tap(group, "Mute", user_id=ADMIN)
@@ -169,10 +171,12 @@ async def test_alert_buttons_mute_and_unfollow_for_one_chat(tmp_path: Path) -> N
         assert labels(bot.current(bob)) == ["Unfollowed · Follow again"]
 
         # Stale and forged presses are answered and change nothing.
-        stale = await press(bot, bob, f"al:m:{harbour}", user_id=BOB)
+        stale = await press(bot, bob, f"al:m:{harbour}:{tag}", user_id=BOB)
         assert stale.text is not None and "doesn't follow" in stale.text
-        gone = await press(bot, bob, "al:u:987654", user_id=BOB)
+        gone = await press(bot, bob, f"al:u:987654:{tag}", user_id=BOB)
         assert gone.text is not None and "no longer exists" in gone.text
+        other = await press(bot, bob, f"al:u:{harbour}:{topic_tag('sport')}", user_id=BOB)
+        assert other.text is not None and "no longer exists" in other.text
         junk = await press(bot, bob, "al:q:1", user_id=BOB)
         assert junk.text == "That button is out of date."
         assert bot.db("select count(*) from topic_mute where chat_id = :c", c=BOB)[0][0] == 0

@@ -6,7 +6,9 @@ deleted by the daily maintenance.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -14,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from bot.db import catalog as catalog_db
 from bot.db import upsert
-from bot.db.models import Chat, Subscription, Topic, TopicMute, utcnow
+from bot.db.models import CatalogTopic, Chat, Subscription, Topic, TopicMute, utcnow
 
 # A chat follows at most 50 topics; the outbox row keeps the first few that matched.
 MAX_MATCHED_KEPT = 10
@@ -84,23 +86,48 @@ def recipients(
     return found
 
 
-def topic_labels(*, session: Session, topic_ids: Iterable[int]) -> dict[int, str]:
-    """Return {topic id: catalog name, else the query as written} of the ids that exist."""
+def topic_tag(canonical: str) -> str:
+    """Return a short fingerprint of a topic's query for its buttons.
+
+    A button names a topic by id; SQLite may hand a deleted topic's id to the next new one,
+    so a press checks the fingerprint too and never acts on another topic.
+    """
+    return hashlib.blake2s(canonical.encode("utf-8"), digest_size=4).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRef:
+    """A topic as its buttons name it: id, fingerprint and label."""
+
+    id: int
+    tag: str
+    label: str  # the catalog name, else the query as written
+
+
+def topic_refs(*, session: Session, topic_ids: Iterable[int]) -> dict[int, TopicRef]:
+    """Return {topic id: its reference} of the ids that exist."""
     ids = list(set(topic_ids))
     if not ids:
         return {}
     names = catalog_db.catalog_names(session=session)
-    labels: dict[int, str] = {}
+    refs: dict[int, TopicRef] = {}
     for start in range(0, len(ids), 500):
         stmt = select(Topic.id, Topic.canonical, Topic.display).where(
             col(Topic.id).in_(ids[start : start + 500])
         )
         for topic_id, canonical, display in session.exec(stmt):
             if topic_id is not None:
-                labels[topic_id] = names.get(canonical, display)
-    return labels
+                label = names.get(canonical, display)
+                refs[topic_id] = TopicRef(id=topic_id, tag=topic_tag(canonical), label=label)
+    return refs
 
 
 def is_subscribed(*, session: Session, chat_id: int, topic_id: int) -> bool:
     """Tell whether the chat follows the topic."""
     return session.get(Subscription, (chat_id, topic_id), populate_existing=True) is not None
+
+
+def catalog_topic_for(*, session: Session, canonical: str) -> CatalogTopic | None:
+    """Return the catalog topic whose query this is, unless it was removed."""
+    stmt = select(CatalogTopic).where(CatalogTopic.canonical == canonical, col(CatalogTopic.active))
+    return session.exec(stmt).first()

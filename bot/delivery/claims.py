@@ -206,7 +206,7 @@ class OutboxLanes:
         jobs = []
         nothing: list[outbox.SendResult] = []
         matched = {row.id: parse_topic_ids(row.topic_ids) for row in rows if row.topic_ids}
-        labels = mutes.topic_labels(
+        refs = mutes.topic_refs(
             session=session, topic_ids=(t for ids in matched.values() for t in ids)
         )
         for row in rows:
@@ -223,7 +223,7 @@ class OutboxLanes:
                     )
                 )
                 continue
-            topics = [(t, labels[t]) for t in matched.get(row.id, ()) if t in labels]
+            topics = [(t, refs[t].tag, refs[t].label) for t in matched.get(row.id, ()) if t in refs]
             html, plain, markup = personalize(texts[0], texts[1], topics)
             jobs.append(
                 Job(

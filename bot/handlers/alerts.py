@@ -14,7 +14,6 @@ from bot.delivery.alert_buttons import (
     BACKFILL_COUNT,
     MUTE_FOR,
     AlertAction,
-    AlertPress,
     alert_keyboard,
     has_button,
     muted_keyboard,
@@ -54,54 +53,60 @@ async def alert_button(update: Update, context: Context) -> None:
         context.door.answer(query, MANAGE_REFUSAL, show_alert=True)
         return
     alerts = context.services.alerts
-    chat_id, topic_id = message.chat.id, press.topic_id
-    if press.action is AlertAction.FOLLOW:
+    chat_id, topic_id, tag = message.chat.id, press.topic_id, press.tag
+    if press.action in (AlertAction.FOLLOW, AlertAction.FOLLOW_CATALOG):
+        thread_id = thread_of(message)
         try:
-            step = await alerts.follow(
-                chat_info(message.chat), topic_id, thread_id=thread_of(message)
-            )
+            if press.action is AlertAction.FOLLOW:
+                step = await alerts.follow(
+                    chat_info(message.chat), topic_id, tag, thread_id=thread_id
+                )
+            else:
+                step = await alerts.follow_catalog(
+                    chat_info(message.chat), topic_id, thread_id=thread_id
+                )
         except TopicLimitError:
             context.door.answer(query, limit_text(), show_alert=True)
             return
     elif press.action is AlertAction.MUTE:
-        step = await alerts.mute(chat_id, topic_id, length=MUTE_FOR)
+        step = await alerts.mute(chat_id, topic_id, tag, length=MUTE_FOR)
     elif press.action is AlertAction.UNMUTE:
-        step = await alerts.unmute(chat_id, topic_id)
+        step = await alerts.unmute(chat_id, topic_id, tag)
     else:
-        step = await alerts.unfollow(chat_id, topic_id)
-    _settle(context, query, message, press, step)
+        step = await alerts.unfollow(chat_id, topic_id, tag)
+    _settle(context, query, message, press.action, step)
 
 
 def _settle(
-    context: Context, query: CallbackQuery, message: Message, press: AlertPress, step: TopicStep
+    context: Context, query: CallbackQuery, message: Message, action: AlertAction, step: TopicStep
 ) -> None:
     """Answer the press and show the new state on the alert's buttons."""
-    label = step.label
-    if label is None:
+    topic = step.topic
+    if topic is None:
         _answer(context, query, GONE)
         return
-    action, topic_id = press.action, press.topic_id
     if action is AlertAction.UNFOLLOW and not step.changed:
         _answer(context, query, NOT_FOLLOWED)
         return
     if action is not AlertAction.UNFOLLOW and not step.subscribed:
         _answer(context, query, NOT_FOLLOWED)
         return
+    label = topic.label
     if action is AlertAction.MUTE:
         assert step.until is not None
         _answer(context, query, f"🔕 Muted {label} until {format_time(step.until)}.")
-        keyboard = muted_keyboard(topic_id, label, step.until)
+        keyboard = muted_keyboard(topic.id, topic.tag, label, step.until)
     elif action is AlertAction.UNMUTE:
         done = "Alerts for {} are back on." if step.changed else "{} wasn't muted any more."
         _answer(context, query, done.format(label))
-        keyboard = alert_keyboard(topic_id, label)
+        keyboard = alert_keyboard(topic.id, topic.tag, label)
     elif action is AlertAction.UNFOLLOW:
         _answer(context, query, f"Stopped following {label}.")
-        keyboard = unfollowed_keyboard(topic_id)
+        keyboard = unfollowed_keyboard(topic.id, topic.tag, step.catalog_id)
     else:
         done = "✅ Following {} again." if step.changed else "This chat already follows {}."
         _answer(context, query, done.format(label))
-        keyboard = alert_keyboard(topic_id, label)
+        keyboard = alert_keyboard(topic.id, topic.tag, label)
     context.door.edit_markup(message.chat.id, message.message_id, keyboard)
 
 
@@ -110,9 +115,9 @@ async def backfill_button(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None:
         return
-    topic_id = parse_backfill_data(query.data)
+    pressed = parse_backfill_data(query.data)
     message = query.message
-    if topic_id is None or query.data is None or not isinstance(message, Message):
+    if pressed is None or query.data is None or not isinstance(message, Message):
         context.door.answer(query, OUT_OF_DATE)
         return
     if not has_button(message.reply_markup, query.data):
@@ -120,7 +125,8 @@ async def backfill_button(update: Update, context: Context) -> None:
         _answer(context, query, ALREADY_SHOWN)
         return
     chat_id = message.chat.id
-    found = await context.services.alerts.backfill(chat_id, topic_id, count=BACKFILL_COUNT)
+    topic_id, tag = pressed
+    found = await context.services.alerts.backfill(chat_id, topic_id, tag, count=BACKFILL_COUNT)
     if found.label is None:
         _answer(context, query, NOT_FOLLOWED)
         return

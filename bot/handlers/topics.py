@@ -156,7 +156,9 @@ async def subscribe(update: Update, context: Context) -> None:
         text = f"You're already subscribed to {name}."
     text += "" if done.active else PAUSED_NOTE
     # Nothing is sent unasked: the newest stored stories come on a press of this button.
-    offer = with_backfill(None, done.topic_id) if done.topic_id is not None else None
+    offer = None
+    if done.topic_id is not None:
+        offer = with_backfill(None, done.topic_id, done.topic_tag)
     context.door.reply(message, text, reply_markup=offer)
 
 
@@ -240,7 +242,7 @@ async def catalog_button(update: Update, context: Context) -> None:
         context.door.answer(query, shorten(f"Stopped following {toggled.name}", ANSWER_CHARS))
     keyboard = catalog_keyboard(toggled.view.items, toggled.view.followed)
     if toggled.subscribed and toggled.topic_id is not None:
-        keyboard = with_backfill(keyboard, toggled.topic_id, toggled.name)
+        keyboard = with_backfill(keyboard, toggled.topic_id, toggled.topic_tag, toggled.name)
     context.door.edit_markup(chat.id, message.message_id, keyboard)
 
 

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from bot.db import catalog as catalog_db
 from bot.db import subscriptions as subs_db
+from bot.db.mutes import topic_tag
 from bot.db.subscriptions import MAX_TOPICS_PER_CHAT, TopicLimitError
 from bot.services.base import ChatInfo, Service
 from bot.services.catalog import CatalogItem, choose_topic, read_catalog
@@ -37,6 +38,7 @@ class Subscribed:
     created: bool  # False: the chat already followed it
     active: bool  # False: alerts are paused for the chat (it blocked the bot once)
     topic_id: int | None = None
+    topic_tag: str = ""  # its fingerprint for buttons (bot/db/mutes.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class Toggled:
     subscribed: bool
     view: CatalogView
     topic_id: int | None = None  # the topic followed, when it was turned on
+    topic_tag: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,7 @@ class Subscriptions(Service):
                 created=outcome.created,
                 active=active,
                 topic_id=outcome.topic.id,
+                topic_tag=topic_tag(outcome.topic.canonical),
             )
 
         return await self._run(work)
@@ -173,6 +177,7 @@ class Subscriptions(Service):
                 subscribed=dropped is None,
                 view=_view(s, chat.id),
                 topic_id=topic_id,
+                topic_tag=topic_tag(row.canonical),
             )
 
         return await self._run(work)
