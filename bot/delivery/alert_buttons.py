@@ -1,8 +1,9 @@
 """The buttons under an alert (mute a topic for a day, unfollow it) and the "Show 3 latest"
 button after a subscription: their callback data, keyboards and the matched-topics line.
 
-Pure functions: no database, no sending. Callback data holds ids only (64 bytes at most);
-whatever comes back in a press is parsed strictly, and anything else is refused.
+Pure functions: no database, no sending. Callback data holds a row id and the topic's
+fingerprint, never a name (64 bytes at most); whatever comes back in a press is parsed
+strictly, and anything else is refused.
 """
 
 from __future__ import annotations

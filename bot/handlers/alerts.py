@@ -30,7 +30,7 @@ from bot.handlers.topics import ANSWER_CHARS, OUT_OF_DATE, limit_text, shorten
 from bot.services.alerts import TopicStep
 from bot.services.subscriptions import TopicLimitError
 
-GONE = "That topic no longer exists. /subscribe follows it again."
+GONE = "That topic no longer exists. Send /subscribe TOPIC to follow it again."
 ALREADY_SHOWN = "Those stories were shown already; /latest TOPIC shows more."
 NOT_FOLLOWED = "This chat doesn't follow that topic (any more). /topics lists its topics."
 
