@@ -21,11 +21,13 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
+from bot.delivery.alert_buttons import ALERT_PATTERN, BACKFILL_PATTERN
 from bot.delivery.door import Door, GuardedRequest
 from bot.delivery.jobs import SenderConfig
 from bot.delivery.replies import ReplyLane
 from bot.delivery.sender import Sender
 from bot.delivery.transport import file_base_url, make_send_bot
+from bot.handlers import alerts as alert_handlers
 from bot.handlers import broadcast as bc_handlers
 from bot.handlers import catalog as catalog_handlers
 from bot.handlers import commands, guard
@@ -147,6 +149,8 @@ def build_application(
     add(CommandHandler("timezone", settings_handlers.timezone, filters=COMMAND_UPDATES))
     add(CommandHandler("previews", settings_handlers.previews, filters=COMMAND_UPDATES))
     add(CallbackQueryHandler(settings_handlers.settings_button, pattern=r"^st:"))
+    add(CallbackQueryHandler(alert_handlers.alert_button, pattern=ALERT_PATTERN))
+    add(CallbackQueryHandler(alert_handlers.backfill_button, pattern=BACKFILL_PATTERN))
     # Before every other handler: commands and button presses past the per-user rate stop here.
     add(TypeHandler(Update, guard.RateLimiter()), group=-1)
     add(CommandHandler("broadcast", bc_handlers.broadcast, filters=COMMAND_UPDATES))

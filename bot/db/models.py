@@ -114,6 +114,19 @@ class Subscription(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
 
 
+class TopicMute(SQLModel, table=True):
+    """A chat's topic that sends it no alerts until `until` (a button under an alert)."""
+
+    __tablename__ = "topic_mute"
+
+    chat_id: int = Field(
+        sa_type=sa.BigInteger, foreign_key="chat.id", primary_key=True, ondelete="CASCADE"
+    )
+    topic_id: int = Field(foreign_key="topic.id", primary_key=True, ondelete="CASCADE")
+    until: datetime = Field(sa_type=UTCDateTime(), index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
 class CatalogTopic(SQLModel, table=True):
     """A named topic of the catalog offered as buttons; its query is a Topic's canonical form.
 
@@ -216,6 +229,8 @@ class Delivery(SQLModel, table=True):
     digest_id: int | None = Field(
         default=None, foreign_key="digest.id", ondelete="CASCADE", index=True
     )
+    # The chat's topics the story matched, as comma-separated ids (alerts only).
+    topic_ids: str | None = Field(default=None, max_length=200)
     state: str = Field(default=DeliveryState.QUEUED, max_length=16)
     priority: int = Field(default=Priority.ALERT, sa_type=sa.SmallInteger)
     attempts: int = Field(default=0)

@@ -62,8 +62,17 @@ def _shard_filter(shard: tuple[int, int]) -> sa.ColumnElement[bool]:
 # --- queueing alerts ------------------------------------------------------------------------
 
 
-def enqueue_entry(*, session: Session, entry_id: int, chats: dict[int, int | None]) -> int:
-    """Queue one alert per chat ({chat: thread}) for the entry, skipping chats that have it."""
+def enqueue_entry(
+    *,
+    session: Session,
+    entry_id: int,
+    chats: dict[int, int | None],
+    topics: Mapping[int, Sequence[int]] | None = None,
+) -> int:
+    """Queue one alert per chat ({chat: thread}) for the entry, skipping chats that have it.
+
+    `topics` ({chat: topic ids}) names the chat's topics the story matched.
+    """
     if not chats:
         return 0
     ids = list(chats)
@@ -83,6 +92,7 @@ def enqueue_entry(*, session: Session, entry_id: int, chats: dict[int, int | Non
             "chat_id": c,
             "thread_id": t,
             "entry_id": entry_id,
+            "topic_ids": ",".join(map(str, (topics or {}).get(c, ()))) or None,
             "state": DeliveryState.QUEUED,
             "priority": Priority.ALERT,
             "attempts": 0,

@@ -14,9 +14,10 @@ from typing import TypeVar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.db import outbox
+from bot.db import mutes, outbox
 from bot.db.engine import session_scope
 from bot.db.models import utcnow
+from bot.delivery.alert_buttons import parse_topic_ids, personalize
 from bot.delivery.jobs import Job, SenderConfig, new_sender_id
 from bot.delivery.pacing import Pacer
 from bot.delivery.payload import Payloads
@@ -204,6 +205,10 @@ class OutboxLanes:
         metrics.note_claimed(rows=rows, entries=self._payloads.entries)
         jobs = []
         nothing: list[outbox.SendResult] = []
+        matched = {row.id: parse_topic_ids(row.topic_ids) for row in rows if row.topic_ids}
+        refs = mutes.topic_refs(
+            session=session, topic_ids=(t for ids in matched.values() for t in ids)
+        )
         for row in rows:
             assert row.id is not None
             texts = self._payloads.texts(row)
@@ -219,17 +224,20 @@ class OutboxLanes:
                 )
                 continue
             quiet, previews = self._payloads.send_options(row.chat_id)
+            topics = [(t, refs[t].tag, refs[t].label) for t in matched.get(row.id, ()) if t in refs]
+            html, plain, markup = personalize(texts[0], texts[1], topics)
             jobs.append(
                 Job(
                     delivery_id=row.id,
                     chat_id=row.chat_id,
                     thread_id=row.thread_id,
                     attempts=row.attempts,
-                    html=texts[0],
-                    plain=texts[1],
+                    html=html,
+                    plain=plain,
                     is_broadcast=row.broadcast_id is not None,
                     silent=quiet,
                     previews=previews,
+                    reply_markup=markup,
                 )
             )
         if nothing:

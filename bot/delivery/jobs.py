@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from telegram import InlineKeyboardMarkup
+
     from bot.config import Settings
 
 
@@ -69,6 +71,8 @@ class Job:
     is_broadcast: bool
     silent: bool = False  # the chat's quiet hours: no notification
     previews: bool = True  # the chat's link previews setting
+    # The buttons under an alert (its chat's matched topic), if any.
+    reply_markup: InlineKeyboardMarkup | None = None
 
 
 def new_sender_id() -> str:

@@ -439,6 +439,7 @@ class Sender(OutboxLanes):
                 ),
                 disable_notification=True if job.silent else None,
                 allow_paid_broadcast=True if paid else None,
+                reply_markup=job.reply_markup,
             )
         except TelegramError as err:
             return classify(err), err

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
+from bot.delivery.alert_buttons import with_backfill
 from bot.delivery.render import button_data, esc
 from bot.handlers.context import Context, chat_info, command_text, reply, thread_of
 from bot.handlers.guard import MANAGE_REFUSAL, may_manage
@@ -153,7 +154,12 @@ async def subscribe(update: Update, context: Context) -> None:
         text = f"✅ Subscribed to {name}. I'll send an alert when a new story matches."
     else:
         text = f"You're already subscribed to {name}."
-    await reply(context, update, text + ("" if done.active else PAUSED_NOTE))
+    text += "" if done.active else PAUSED_NOTE
+    # Nothing is sent unasked: the newest stored stories come on a press of this button.
+    offer = None
+    if done.topic_id is not None:
+        offer = with_backfill(None, done.topic_id, done.topic_tag)
+    context.door.reply(message, text, reply_markup=offer)
 
 
 async def unsubscribe(update: Update, context: Context) -> None:
@@ -235,6 +241,8 @@ async def catalog_button(update: Update, context: Context) -> None:
     else:
         context.door.answer(query, shorten(f"Stopped following {toggled.name}", ANSWER_CHARS))
     keyboard = catalog_keyboard(toggled.view.items, toggled.view.followed)
+    if toggled.subscribed and toggled.topic_id is not None:
+        keyboard = with_backfill(keyboard, toggled.topic_id, toggled.topic_tag, toggled.name)
     context.door.edit_markup(chat.id, message.message_id, keyboard)
 
 

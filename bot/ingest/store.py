@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from bot.db import entries, outbox, preferences, subscriptions
+from bot.db import entries, mutes, outbox, preferences
 from bot.db.engine import session_scope
 from bot.db.models import Entry, utcnow
 from bot.ingest.topic_cache import TopicCache
@@ -107,12 +107,17 @@ def store_entries(
             assert entry.id is not None
             alerts = 0
             if topic_ids:
-                chats = subscriptions.subscribers_for_topics(session=session, topic_ids=topic_ids)
+                # Chats that muted every matched topic are left out.
+                found = mutes.recipients(session=session, topic_ids=topic_ids, now=now)
+                chats = {chat: thread for chat, (thread, _) in found.items()}
                 # Chats in digest mode or quiet hours get the story in their next digest.
                 chats = preferences.route_alerts(
                     session=session, entry_id=entry.id, chats=chats, topic_ids=topic_ids, now=now
                 )
-                alerts = outbox.enqueue_entry(session=session, entry_id=entry.id, chats=chats)
+                matched_ids = {chat: found[chat][1] for chat in chats}
+                alerts = outbox.enqueue_entry(
+                    session=session, entry_id=entry.id, chats=chats, topics=matched_ids
+                )
             queued += alerts
             log.debug(
                 "story %d stored: %d topics matched, %d alerts queued",

@@ -1,4 +1,4 @@
-"""Daily housekeeping: stories past the retention period go, and sent digests."""
+"""Daily housekeeping: old stories, sent digests and mutes that ended go."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ PRUNE_EVERY = timedelta(days=1)
 
 
 async def prune_entries(context: Context) -> None:
-    """Job: drop stories older than the retention period, and old topic changes."""
+    """Job: drop stories older than the retention period, old topic changes, ended mutes."""
     days = context.settings.entry_retention_days
     removed, cutoff = await context.services.stories.prune(retention_days=days)
     if removed:
@@ -21,3 +21,6 @@ async def prune_entries(context: Context) -> None:
     digests = await context.services.digests.prune()
     if digests:
         log.info("pruned %d sent digests", digests)
+    ended = await context.services.alerts.prune_mutes()
+    if ended:
+        log.info("forgot %d topic mutes that have ended", ended)

@@ -12,6 +12,7 @@ feeds.py          the watched feeds (/addfeed, /removefeed, /feeds, OPML); feed_
                   `newsbot feeds`, preview.py `newsbot preview`
 stats.py          /stats and the database gauges of /metrics
 preferences.py    how and when news reaches a chat (/settings), releasing due digests
+alerts.py         the buttons under alerts (mute, unfollow) and "Show 3 latest"
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from bot.ingest.watcher import FeedWatcher
+from bot.services.alerts import AlertActions
 from bot.services.broadcasts import Broadcasts
 from bot.services.catalog import Catalog
 from bot.services.chats import Chats
@@ -44,6 +46,7 @@ class Services:
     stats: StatsReader
     preferences: ChatSettings
     digests: Digests
+    alerts: AlertActions
 
     @classmethod
     def build(cls, *, engine: Engine, watcher: FeedWatcher) -> Services:
@@ -58,4 +61,5 @@ class Services:
             stats=StatsReader(engine),
             preferences=ChatSettings(engine),
             digests=Digests(engine),
+            alerts=AlertActions(engine),
         )

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from bot.db import catalog as catalog_db
 from bot.db import subscriptions as subs_db
+from bot.db.mutes import topic_tag
 from bot.db.subscriptions import MAX_TOPICS_PER_CHAT, TopicLimitError
 from bot.services.base import ChatInfo, Service
 from bot.services.catalog import CatalogItem, choose_topic, read_catalog
@@ -36,6 +37,8 @@ class Subscribed:
     label: str  # the catalog name, else the query as the chat wrote it
     created: bool  # False: the chat already followed it
     active: bool  # False: alerts are paused for the chat (it blocked the bot once)
+    topic_id: int | None = None
+    topic_tag: str = ""  # its fingerprint for buttons (bot/db/mutes.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,8 @@ class Toggled:
     name: str | None  # None: the topic left the catalog meanwhile
     subscribed: bool
     view: CatalogView
+    topic_id: int | None = None  # the topic followed, when it was turned on
+    topic_tag: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +116,13 @@ class Subscriptions(Service):
                 display=choice.query.display,
                 thread_id=thread_id,
             )
-            return Subscribed(label=choice.label, created=outcome.created, active=active)
+            return Subscribed(
+                label=choice.label,
+                created=outcome.created,
+                active=active,
+                topic_id=outcome.topic.id,
+                topic_tag=topic_tag(outcome.topic.canonical),
+            )
 
         return await self._run(work)
 
@@ -152,15 +163,22 @@ class Subscriptions(Service):
             if row is None:
                 return Toggled(name=None, subscribed=False, view=_view(s, chat.id))
             dropped = subs_db.unsubscribe(session=s, chat_id=chat.id, canonical=row.canonical)
+            topic_id = None
             if dropped is None:
-                subs_db.subscribe(
+                topic_id = subs_db.subscribe(
                     session=s,
                     chat_id=chat.id,
                     canonical=row.canonical,
                     display=row.query,
                     thread_id=thread_id,
-                )
-            return Toggled(name=row.name, subscribed=dropped is None, view=_view(s, chat.id))
+                ).topic.id
+            return Toggled(
+                name=row.name,
+                subscribed=dropped is None,
+                view=_view(s, chat.id),
+                topic_id=topic_id,
+                topic_tag=topic_tag(row.canonical),
+            )
 
         return await self._run(work)
 
