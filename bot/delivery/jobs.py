@@ -67,6 +67,8 @@ class Job:
     html: str
     plain: str
     is_broadcast: bool
+    # Set for an edit of a sent alert (its story's other sources): the message to edit.
+    edit_message_id: int | None = None
 
 
 def new_sender_id() -> str:
