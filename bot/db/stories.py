@@ -30,6 +30,8 @@ from bot.db.models import (
 from bot.stories.alerts import Source, edit_due
 
 ENTRY = SQLModel.metadata.tables["entry"]
+# Telegram's answer to editMessageText when the message was deleted (Bot API, 400).
+EDIT_TARGET_GONE = "message to edit not found"
 _CHUNK = 500
 
 
@@ -267,7 +269,7 @@ def edit_payloads(
             .execution_options(synchronize_session=False)
         )
         entry = session.get(Entry, alert.entry_id) if alert is not None else None
-        if alert is None or alert.message_id is None or entry is None:
+        if alert is None or alert.message_id is None or entry is None or _gone(session, row):
             result[row.id] = None
             continue
         members = list(
@@ -288,6 +290,18 @@ def edit_payloads(
             others=others,
         )
     return result
+
+
+def _gone(session: Session, row: Delivery) -> bool:
+    """Tell whether an earlier edit found the chat's alert deleted: no point trying again."""
+    stmt = sa.select(col(Delivery.id)).where(
+        col(Delivery.chat_id) == row.chat_id,
+        col(Delivery.story_id) == row.story_id,
+        col(Delivery.entry_id).is_(None),
+        col(Delivery.state) == DeliveryState.FAILED,
+        sa.func.lower(col(Delivery.last_error)).like(f"%{EDIT_TARGET_GONE}%"),
+    )
+    return session.execute(stmt.limit(1)).first() is not None
 
 
 # --- /latest, /stats, pruning -------------------------------------------------------------
