@@ -3,12 +3,15 @@ per chat, later reports queue paced edits, and a restart rebuilds the open stori
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.cli.cluster import run_cluster
 from bot.db import chats as chats_db
 from bot.db import feeds as feeds_db
 from bot.db import stories as stories_db
@@ -169,3 +172,39 @@ def test_stats_and_pruning(engine: Engine) -> None:
         assert stories_db.prune_stories(session=s, older_than=utcnow() + timedelta(days=1)) == 0
         s.execute(sa.text("delete from entry"))
         assert stories_db.prune_stories(session=s, older_than=utcnow() + timedelta(days=1)) == 2
+
+
+def test_the_watcher_groups_as_newsbot_cluster_does(engine: Engine) -> None:
+    feeds = _setup(engine, {})
+    t0 = datetime.now(UTC) - timedelta(hours=3)
+    titles = [
+        QUAKE,
+        BUDGET,
+        QUAKE_2,
+        "Spring budget vote: parliament passes it after the night",
+        QUAKE_3,
+    ]
+    items = [_entry(n, t, t0 + timedelta(minutes=20 * n)) for n, t in enumerate(titles)]
+    groups = StoryGroups()
+    for n, item in enumerate(items):
+        _store(engine, groups, feeds[n % 3], item)
+    stored = _rows(engine, "select key, story_id from entry order by id")
+    first = {sid: key for key, sid in reversed(stored)}
+    by_store = [first[sid] for _, sid in stored]
+    lines = "".join(
+        json.dumps(
+            {
+                "id": i.key,
+                "title": i.title,
+                "summary": i.description or i.summary,
+                "published": i.published.isoformat() if i.published else None,
+            }
+        )
+        + "\n"
+        for i in items
+    )
+    out = io.StringIO()
+    assert run_cluster(source=None, stdin=io.StringIO(lines), stdout=out, stderr=io.StringIO()) == 0
+    by_cli = [json.loads(line)["story"] for line in out.getvalue().splitlines()]
+    assert by_store == by_cli
+    assert len(set(by_cli)) == 2

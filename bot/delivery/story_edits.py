@@ -64,10 +64,11 @@ def edited_alert(
     line, plain_line = also_line(sources, more), also_plain(sources, more)
     room = MAX_MESSAGE_CHARS - utf16_len(plain_line) - 2
     html = alert_html(alert)
-    excess = utf16_len(visible_text(html)) - room
-    if excess > 0:
-        summary = utf16_cut(alert.summary, max(0, utf16_len(alert.summary) - excess - 2))
-        alert = replace(alert, summary=summary)
+    if utf16_len(visible_text(html)) > room:
+        bare = utf16_len(visible_text(alert_html(replace(alert, summary=""))))
+        allowed = max(0, room - bare - 4)  # the blank line before the summary, and slack
+        summary = " ".join(alert.summary.split())
+        alert = replace(alert, summary=utf16_cut(summary, allowed) if allowed > 1 else "")
         html = alert_html(alert)
     plain = render_plain(alert)
     plain = utf16_cut(plain, max(0, room)) + "\n\n" + plain_line
