@@ -117,9 +117,13 @@ class FeedPoller:
         self.on_disabled: OnDisabled | None = None
         self.limits = fetch_limits(settings)
         self.max_chars = settings.summary_max_chars
-        self.stories = StoryGroups(
-            window=timedelta(hours=settings.story_window_hours),
-            edit_interval=timedelta(seconds=settings.story_edit_interval_seconds),
+        self.stories = (
+            StoryGroups(
+                window=timedelta(hours=settings.story_window_hours),
+                edit_interval=timedelta(seconds=settings.story_edit_interval_seconds),
+            )
+            if settings.story_window_hours > 0
+            else None
         )
         self._fetch_slots = asyncio.Semaphore(settings.fetch_concurrency)
         self._parse_slots = asyncio.Semaphore(settings.fetch_concurrency)
