@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -208,3 +209,29 @@ def test_the_watcher_groups_as_newsbot_cluster_does(engine: Engine) -> None:
     by_cli = [json.loads(line)["story"] for line in out.getvalue().splitlines()]
     assert by_store == by_cli
     assert len(set(by_cli)) == 2
+
+
+def test_two_writers_racing_for_a_story_alert_one_chat_once(engine: Engine) -> None:
+    feeds = _setup(engine, {c: "earthquake" for c in range(1, 41)})
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    _store(engine, StoryGroups(), feeds[0], _entry(1, QUAKE, t0))
+    story = _rows(engine, "select id from story")[0][0]
+    with session_scope(engine) as s:
+        s.execute(sa.text("delete from story_chat"))
+    chats = list(range(1, 41))
+    won: list[set[int]] = []
+    start = threading.Barrier(2)
+
+    def claim() -> None:
+        start.wait()
+        with session_scope(engine) as s:
+            won.append(stories_db.claim_alerts(session=s, story_id=story, chats=chats))
+
+    threads = [threading.Thread(target=claim) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(won) == 2
+    assert won[0] | won[1] == set(chats)
+    assert won[0] & won[1] == set()
