@@ -235,3 +235,14 @@ def test_two_writers_racing_for_a_story_alert_one_chat_once(engine: Engine) -> N
     assert len(won) == 2
     assert won[0] | won[1] == set(chats)
     assert won[0] & won[1] == set()
+
+
+def test_a_migrated_chat_gets_no_second_alert_for_a_story(engine: Engine) -> None:
+    feeds = _setup(engine, {-5: "earthquake"})
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    groups = StoryGroups()
+    assert _store(engine, groups, feeds[0], _entry(1, QUAKE, t0)) == 1
+    with session_scope(engine) as s:
+        chats_db.migrate_chat(session=s, old_id=-5, new_id=-1005)
+    assert _rows(engine, "select chat_id from story_chat") == [(-1005,)]
+    assert _store(engine, groups, feeds[1], _entry(2, QUAKE_2, t0 + timedelta(minutes=5))) == 0
