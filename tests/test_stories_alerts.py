@@ -95,3 +95,12 @@ def test_edited_alert_fits_telegram_length_in_utf16() -> None:
 def test_an_alert_without_other_sources_is_left_as_it_is() -> None:
     alert = Alert(title="T", summary="S", link=None, source="W", published=None)
     assert edited_alert(alert, [], alert_html=render_alert)[0] == render_alert(alert)
+
+
+def test_a_chat_whose_alert_never_arrived_is_alerted_again_not_edited() -> None:
+    plan = plan_report(
+        matched={1: None, 2: None}, alerted={1: False, 2: False, 3: False}, undelivered={1, 3}
+    )
+    # Chat 1 matches again: a new alert. Chat 3 does not: nothing (no message to edit).
+    assert plan.alerts == {1: None}
+    assert plan.edits == [2]

@@ -141,6 +141,26 @@ def alerted_chats(*, session: Session, story_id: int) -> dict[int, bool]:
     return {int(chat): bool(queued) for chat, queued in session.exec(stmt)}
 
 
+def undelivered_chats(*, session: Session, story_id: int, chats: Iterable[int]) -> set[int]:
+    """Return which of the story's alerted chats never got its alert (it failed for good,
+    was cancelled or given up); an alert whose outcome is unknown may have arrived."""
+    wanted = sorted(set(chats))
+    if not wanted:
+        return set()
+    maybe = (*OPEN_STATES, DeliveryState.SENT, DeliveryState.UNKNOWN)
+    arrived = set(
+        session.exec(
+            select(Delivery.chat_id).where(
+                Delivery.story_id == story_id,
+                col(Delivery.entry_id).is_not(None),
+                col(Delivery.state).in_(maybe),
+                col(Delivery.chat_id).in_(wanted),
+            )
+        )
+    )
+    return set(wanted) - arrived
+
+
 def claim_alerts(*, session: Session, story_id: int, chats: Iterable[int]) -> set[int]:
     """Record that these chats get the story's alert; return those no one recorded before."""
     wanted = sorted(set(chats))

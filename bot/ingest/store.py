@@ -159,10 +159,13 @@ def _story_alerts(
     """Queue the story's alert for chats that never got it, an edit for those that did."""
     assert entry.id is not None and entry.story_id is not None
     story_id = entry.story_id
-    plan = plan_report(
-        matched=chats, alerted=stories_db.alerted_chats(session=session, story_id=story_id)
-    )
-    won = stories_db.claim_alerts(session=session, story_id=story_id, chats=plan.alerts)
+    alerted = stories_db.alerted_chats(session=session, story_id=story_id)
+    undelivered = stories_db.undelivered_chats(session=session, story_id=story_id, chats=alerted)
+    plan = plan_report(matched=chats, alerted=alerted, undelivered=undelivered)
+    # A chat whose alert never arrived keeps its (locked) record and gets this one instead.
+    first = [c for c in plan.alerts if c not in alerted]
+    won = stories_db.claim_alerts(session=session, story_id=story_id, chats=first)
+    won |= undelivered & plan.alerts.keys()
     edits = list(plan.edits)
     lost = [c for c in plan.alerts if c not in won]
     if lost:

@@ -9,7 +9,7 @@ chats, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,17 +25,30 @@ class ChatPlan:
     edits: list[int]
 
 
-def plan_report(*, matched: Mapping[int, int | None], alerted: Mapping[int, bool]) -> ChatPlan:
+def plan_report(
+    *,
+    matched: Mapping[int, int | None],
+    alerted: Mapping[int, bool],
+    undelivered: Set[int] = frozenset(),
+) -> ChatPlan:
     """Decide alerts and edits for a report joining a story.
 
     `matched` are the chats whose topics the report matches ({chat: thread}); `alerted` the
-    chats that already got the story's alert, each with whether an edit is already queued.
+    chats that already got the story's alert, each with whether an edit is already queued;
+    `undelivered` those of them whose alert never arrived (refused, given up, cancelled).
     Every alerted chat without a queued edit gets one, matched or not (its alert is about
-    the story); a matched chat not yet alerted gets an alert. The database settles races:
-    an alert is queued only where the chat's story record could be inserted.
+    the story); a matched chat not yet alerted, or whose alert never arrived, gets an
+    alert. The database settles races: a first alert is queued only where the chat's story
+    record could be inserted.
     """
-    alerts = {chat: thread for chat, thread in matched.items() if chat not in alerted}
-    edits = sorted(chat for chat, queued in alerted.items() if not queued)
+    alerts = {
+        chat: thread
+        for chat, thread in matched.items()
+        if chat not in alerted or chat in undelivered
+    }
+    edits = sorted(
+        chat for chat, queued in alerted.items() if not queued and chat not in undelivered
+    )
     return ChatPlan(alerts=alerts, edits=edits)
 
 
