@@ -19,6 +19,7 @@ from tests.support.telegram_api import MessageEdit, SentMessage
 
 ALICE = 111
 BOB = 222
+ADMIN = 999
 OTHER = "/other.xml"
 THIRD = "/third.xml"
 
@@ -82,6 +83,7 @@ async def test_two_feeds_one_event_one_alert_then_an_edit(tmp_path: Path) -> Non
         items=[story(1, "Harbour pilots end strike", minutes_ago=90)],
         feeds=(WIRE, OTHER),
         feed_items=feeds,
+        admin_ids=[ADMIN],
     ) as bot:
         bot.follow(ALICE, "earthquake", "budget")
         bot.follow(BOB, "magnitude")
@@ -112,6 +114,9 @@ async def test_two_feeds_one_event_one_alert_then_an_edit(tmp_path: Path) -> Non
         test = await bot.ask(ALICE, "/testtopic earthquake", "matches")
         assert test.plain.count("Antofagasta") == 1
         assert "(2 sources)" in test.plain
+        # /stats: the harbour story (stored as history), the earthquake (2), the budget.
+        stats = await bot.ask(ADMIN, "/stats", "Stories in the last 24 hours")
+        assert "Stories in the last 24 hours: 3, 1.3 sources per story" in stats.plain
         sent = bot.db("select count(*) from delivery")
     # A restart sends nothing again: the alerts and the edit are recorded as sent.
     async with chat_bot(tmp_path, feeds=(WIRE, OTHER), feed_items=feeds) as again:
