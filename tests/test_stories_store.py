@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from prometheus_client import generate_latest
 from sqlalchemy.engine import Engine
 
 from bot.cli.cluster import run_cluster
@@ -19,9 +20,12 @@ from bot.db import stories as stories_db
 from bot.db import subscriptions
 from bot.db.engine import session_scope
 from bot.db.models import Delivery, DeliveryState, utcnow
+from bot.db.stats import read_stats
+from bot.handlers.stats import stats_text
 from bot.ingest.store import NewEntry, store_entries
 from bot.ingest.story_groups import StoryGroups
 from bot.ingest.topic_cache import TopicCache
+from bot.services.stats import scrape_registry
 from bot.topics import parse_query
 
 QUAKE = "Strong earthquake shakes northern Chile, buildings damaged in Antofagasta"
@@ -169,6 +173,12 @@ def test_stats_and_pruning(engine: Engine) -> None:
     with session_scope(engine) as s:
         count, average = stories_db.story_stats(session=s, since=utcnow() - timedelta(days=1))
         assert (count, average) == (2, 1.5)
+        stats = read_stats(session=s, now=utcnow())
+    assert "Stories in the last 24 hours: 2, 1.5 sources per story" in stats_text(stats)
+    scraped = generate_latest(scrape_registry(engine)).decode()
+    assert "newsbot_stories_24h 2.0" in scraped.splitlines()
+    assert "newsbot_story_sources_avg 1.5" in scraped.splitlines()
+    with session_scope(engine) as s:
         # Entries stay while their feed carries them: nothing to prune.
         assert stories_db.prune_stories(session=s, older_than=utcnow() + timedelta(days=1)) == 0
         s.execute(sa.text("delete from entry"))

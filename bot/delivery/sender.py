@@ -61,6 +61,8 @@ PROBE_TIMEOUT = 3.0
 # A clean stop still sends the replies already handed over, for at most this long.
 STOP_GRACE = 5.0
 EXPIRE_EVERY = 0.5
+# Bot API, editMessageText: the answer when the new text is the message's text already.
+NOT_MODIFIED = "message is not modified"
 # Messages a private chat may receive back to back before the 1/s spacing applies (Telegram
 # tolerates short bursts; this stays below the ~5 it lets through).
 CHAT_BURST = 3
@@ -455,6 +457,8 @@ class Sender(OutboxLanes):
                 allow_paid_broadcast=True if paid else None,
             )
         except TelegramError as err:
+            if job.edit_message_id is not None and NOT_MODIFIED in err.message.lower():
+                return None, None  # the alert already says it all: nothing left to do
             return classify(err), err
         self._message_ids[job.delivery_id] = message.message_id
         return None, None
