@@ -82,11 +82,6 @@ def open_reports(
     ]
 
 
-def max_entry_id(*, session: Session) -> int:
-    """Return the highest entry id stored (0 when none)."""
-    return int(session.execute(sa.select(sa.func.max(ENTRY.c.id))).scalar_one() or 0)
-
-
 def place_entries(*, session: Session, placed: Sequence[tuple[Entry, int, datetime]]) -> None:
     """Record each (entry, story id, time): start the stories that are new, grow the others."""
     for entry, story_id, at in placed:

@@ -9,7 +9,7 @@ chats, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -85,8 +85,3 @@ def also_sources(
         else:
             more += 1
     return named, more
-
-
-def source_count(names: Sequence[str]) -> int:
-    """Return how many distinct sources (feed names) reported a story."""
-    return len({n.strip().casefold() for n in names if n.strip()}) or (1 if names else 0)
