@@ -256,3 +256,17 @@ def test_a_migrated_chat_gets_no_second_alert_for_a_story(engine: Engine) -> Non
         chats_db.migrate_chat(session=s, old_id=-5, new_id=-1005)
     assert _rows(engine, "select chat_id from story_chat") == [(-1005,)]
     assert _store(engine, groups, feeds[1], _entry(2, QUAKE_2, t0 + timedelta(minutes=5))) == 0
+
+
+def test_a_process_reads_the_stories_another_placed_since(engine: Engine) -> None:
+    feeds = _setup(engine, {1: "earthquake"})
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    mine, theirs = StoryGroups(), StoryGroups()
+    _store(engine, mine, feeds[0], _entry(4, BUDGET, t0))  # both engines are up and running
+    _store(engine, theirs, feeds[1], _entry(5, "Storm closes three mountain passes", t0))
+    # The other process stores the first earthquake report; this one the second.
+    assert _store(engine, theirs, feeds[1], _entry(1, QUAKE, t0 + timedelta(minutes=1))) == 1
+    assert _store(engine, mine, feeds[0], _entry(2, QUAKE_2, t0 + timedelta(minutes=5))) == 0
+    assert _rows(
+        engine, "select count(distinct story_id) from entry where key in ('k-1', 'k-2')"
+    ) == [(1,)]
