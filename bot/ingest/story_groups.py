@@ -42,7 +42,8 @@ class StoryGroups:
         """Forget the open stories; the next batch rebuilds them from storage."""
         self._engine = None
 
-    def _load(self, session: Session, now: datetime) -> Clusterer:
+    def catch_up(self, *, session: Session, now: datetime) -> Clusterer:
+        """Rebuild the open stories from storage, or read those other processes placed since."""
         engine = self._engine
         fresh = engine is None
         if engine is None:
@@ -68,7 +69,7 @@ class StoryGroups:
         if not entries:
             return []
         try:
-            engine = self._load(session, now)
+            engine = self.catch_up(session=session, now=now)
             placed: list[tuple[Entry, int, datetime]] = []
             ordered = sorted(entries, key=lambda e: (min(_at(e), now), e.id or 0))
             for entry in ordered:
