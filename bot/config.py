@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     feed_disable_after_errors: int = Field(default=100, ge=1)
     parse_processes: int | Literal["auto"] = "auto"
     entry_retention_days: int = Field(default=30, ge=1)
+    # Stories: reports of one event grouped within this window (0: off, every report alerts);
+    # edits adding sources to an alert are paced.
+    story_window_hours: float = Field(default=24.0, ge=0, le=24 * 14)
+    story_edit_interval_seconds: float = Field(default=600.0, ge=0, le=86400)
 
     # Summaries
     fetch_articles: bool = True

@@ -147,6 +147,8 @@ async def test_hanging_pages_delay_only_their_own_site(
             ARTICLE_DEADLINE_SECONDS=str(DEADLINE_SECONDS),
             ADMIN_IDS=str(ADMIN),
             LOG_FORMAT="json",
+            # The 64 crane reports read as one story; here each must alert on its own.
+            STORY_WINDOW_HOURS="0",
         )
         log_path = tmp_path / "bot.log"
         engine = make_engine(f"sqlite:///{db_path}")

@@ -343,3 +343,27 @@ def test_the_engine_imports_no_storage_network_or_telegram_code() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_one_shared_headline_word_and_a_feed_boilerplate_stay_apart() -> None:
+    # A fresh engine (every word still looks rare) and a feed that ends each summary alike.
+    clusterer = Clusterer()
+    tail = "More details are expected later today."
+    titles = [
+        "Harbour pilots end strike at Port Ellis",
+        "Old harbour crane is torn down",
+        "Valdora opens a new harbour bridge",
+    ]
+    placed = [
+        clusterer.assign(
+            Report(
+                id=i,
+                title=title,
+                published=T0 + timedelta(minutes=i),
+                source="Harbour Gazette",
+                summary=f"{title}. {tail}",
+            )
+        )
+        for i, title in enumerate(titles, start=1)
+    ]
+    assert placed == [1, 2, 3]

@@ -169,7 +169,9 @@ async def test_query_forms_and_refusals(tmp_path: Path) -> None:
 
 
 async def test_testtopic_marks_the_newest_stories(tmp_path: Path) -> None:
-    async with chat_bot(tmp_path, items=STORIES) as bot:
+    # The made-up headlines share words (and blurbs) enough to read as few stories; each
+    # counts alone here (grouping in /testtopic and /latest: tests/test_stories_e2e.py).
+    async with chat_bot(tmp_path, items=STORIES, story_window_hours=0) as bot:
         reply = await bot.ask(ALICE, "/testtopic harbour", "newest stories")
         # Only the 20 newest are tried: the old crane story (22nd) is not among them.
         assert "harbour matches 2 of the 20 newest stories" in reply.plain
@@ -195,7 +197,9 @@ async def test_testtopic_marks_the_newest_stories(tmp_path: Path) -> None:
 
 
 async def test_latest_counts_queries_and_catalog_names(tmp_path: Path) -> None:
-    async with chat_bot(tmp_path, items=STORIES) as bot:
+    # The made-up headlines share words (and blurbs) enough to read as few stories; each
+    # counts alone here (grouping in /testtopic and /latest: tests/test_stories_e2e.py).
+    async with chat_bot(tmp_path, items=STORIES, story_window_hours=0) as bot:
         asks = [
             ("/latest", "Harbour pilots end strike"),
             ("/latest 0", "between 1 and 5 stories"),

@@ -74,7 +74,8 @@ async def test_entries_that_leave_and_come_back_are_not_new(
     server.set("/f.xml", rss("Harbour", old))
     add_feed(engine, server.url("/f.xml"))
     subscribe(engine, 5, "harbour")
-    watcher = make_watcher(engine, fetch_articles=False)
+    # "Harbour story 4" and "Harbour story 5" read as one story: each must alert here.
+    watcher = make_watcher(engine, fetch_articles=False, story_window_hours=0)
     try:
         await watcher.poll_round()
         server.set("/f.xml", rss("Harbour", [item(4, "Harbour story 4")]))

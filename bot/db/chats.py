@@ -6,7 +6,15 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from bot.db import preferences, upsert
-from bot.db.models import OPEN_STATES, Chat, Delivery, DeliveryState, Subscription, utcnow
+from bot.db.models import (
+    OPEN_STATES,
+    Chat,
+    Delivery,
+    DeliveryState,
+    StoryChat,
+    Subscription,
+    utcnow,
+)
 
 
 def register_chat(*, session: Session, chat_id: int, chat_type: str, title: str | None) -> Chat:
@@ -86,6 +94,20 @@ def migrate_chat(*, session: Session, old_id: int, new_id: int) -> None:
     )
     session.execute(sa.delete(Subscription).where(col(Subscription.chat_id) == old_id))
     preferences.move_chat(session=session, old_id=old_id, new_id=new_id)
+    # The chat's record of the story alerts it got follows, so it gets no second one.
+    alerted = sa.select(
+        col(StoryChat.story_id),
+        sa.literal(new_id, type_=sa.BigInteger),
+        col(StoryChat.edit_queued),
+        col(StoryChat.edited_at),
+        col(StoryChat.created_at),
+    ).where(col(StoryChat.chat_id) == old_id)
+    session.execute(
+        upsert.insert(session, StoryChat)
+        .from_select(["story_id", "chat_id", "edit_queued", "edited_at", "created_at"], alerted)
+        .on_conflict_do_nothing(index_elements=["story_id", "chat_id"])
+    )
+    session.execute(sa.delete(StoryChat).where(col(StoryChat.chat_id) == old_id))
     at_new = session.exec(
         select(Delivery.entry_id, Delivery.broadcast_id).where(Delivery.chat_id == new_id)
     ).all()

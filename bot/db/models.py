@@ -191,6 +191,43 @@ class Entry(SQLModel, table=True):
     # Stored when the feed was first seen, or a copy of a story another feed brought first:
     # kept for /latest and dedup, alerts no one.
     is_history: bool = Field(default=False)
+    # The story (reports of one event) the entry belongs to; see bot/stories/engine.py.
+    story_id: int | None = Field(
+        default=None, foreign_key="story.id", ondelete="SET NULL", index=True
+    )
+
+
+class Story(SQLModel, table=True):
+    """Reports of one event from any feed; its id is its first entry's (see bot/db/stories.py)."""
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    title: str = Field(max_length=400)  # the first report's headline
+    first_at: datetime = Field(sa_type=UTCDateTime())
+    last_at: datetime = Field(sa_type=UTCDateTime(), index=True)
+    sources: int = Field(default=1)  # entries that joined it
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class StoryChat(SQLModel, table=True):
+    """A chat that got a story's alert: the row that makes it one alert per story per chat.
+
+    `edit_queued` is set while an edit adding sources waits in the outbox; `edited_at` is when
+    the last edit was claimed, so the next waits STORY_EDIT_INTERVAL_SECONDS after it.
+    """
+
+    __tablename__ = "story_chat"
+
+    story_id: int = Field(foreign_key="story.id", primary_key=True, ondelete="CASCADE")
+    chat_id: int = Field(
+        sa_type=sa.BigInteger,
+        foreign_key="chat.id",
+        primary_key=True,
+        ondelete="CASCADE",
+        index=True,
+    )
+    edit_queued: bool = Field(default=False)
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
 
 
 class Broadcast(SQLModel, table=True):
@@ -241,6 +278,13 @@ class Delivery(SQLModel, table=True):
     # The sender holding a "sending" row, and when it claimed it (see OutboxSender).
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    # An alert names its story; a row with a story and no entry is an edit of the chat's
+    # alert for that story (adding the sources that joined since). `message_id` is the
+    # Telegram message a sent alert became.
+    story_id: int | None = Field(
+        default=None, foreign_key="story.id", ondelete="CASCADE", index=True
+    )
+    message_id: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class OutboxSender(SQLModel, table=True):

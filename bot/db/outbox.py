@@ -312,6 +312,7 @@ class SendResult:
     deactivate: bool = False
     migrate_to: int | None = None
     hold_chat_until: datetime | None = None
+    message_id: int | None = None  # the Telegram message a sent alert became
 
 
 @dataclass(slots=True)
@@ -332,7 +333,7 @@ def record_results(*, session: Session, owner: str, results: Sequence[SendResult
     """
     report = RecordReport()
     sent = [
-        {"b_id": r.delivery_id, "b_at": r.at}
+        {"b_id": r.delivery_id, "b_at": r.at, "b_message": r.message_id}
         for r in results
         if r.state == DeliveryState.SENT and r.migrate_to is None
     ]
@@ -343,6 +344,7 @@ def record_results(*, session: Session, owner: str, results: Sequence[SendResult
             .values(
                 state=DeliveryState.SENT,
                 sent_at=sa.bindparam("b_at"),
+                message_id=sa.bindparam("b_message"),
                 last_error=None,
                 claimed_by=None,
                 claimed_at=None,

@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 
 from bot.db.broadcasts import BroadcastTally, sending_broadcasts
 from bot.db.models import Chat, Delivery, DeliveryState, Feed, Subscription
+from bot.db.stories import story_stats
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,8 @@ class Stats:
     deliveries: dict[str, int] = field(default_factory=dict)  # outbox rows by state
     due: int = 0  # queued rows whose send time has come
     broadcasts: list[BroadcastTally] = field(default_factory=list)  # those being sent
+    stories_24h: int = 0  # stories with a report in the last 24 hours
+    story_sources_avg: float = 0.0  # their average number of reports
 
     @property
     def feeds_enabled(self) -> int:
@@ -57,7 +60,10 @@ def read_stats(*, session: Session, now: datetime) -> Stats:
             sa.select(col(Delivery.state), n).group_by(col(Delivery.state))
         ).all()
     }
+    stories_24h, sources_avg = story_stats(session=session, since=now - timedelta(hours=24))
     return Stats(
+        stories_24h=stories_24h,
+        story_sources_avg=sources_avg,
         chats_active=chats.get(True, 0),
         chats_inactive=chats.get(False, 0),
         subscriptions=count(sa.select(n).select_from(Subscription)),

@@ -15,19 +15,24 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.db import mutes, outbox
+from bot.db import stories as stories_db
 from bot.db.engine import session_scope
-from bot.db.models import utcnow
+from bot.db.models import Delivery, utcnow
 from bot.delivery.alert_buttons import parse_topic_ids, personalize
 from bot.delivery.jobs import Job, SenderConfig, new_sender_id
 from bot.delivery.pacing import Pacer
 from bot.delivery.payload import Payloads
 from bot.delivery.render import Alert
 from bot.delivery.results import Results
+from bot.delivery.story_edits import edited_alert
 from bot.ops import metrics
+from bot.stories.alerts import Source, also_sources
 
 log = logging.getLogger("bot.delivery.sender")
 
 T = TypeVar("T")
+# Seconds an edit waits when the alert it edits is not sent yet.
+EDIT_WAIT = 5.0
 
 
 class OutboxLanes:
@@ -47,6 +52,7 @@ class OutboxLanes:
         self.id = sender_id or new_sender_id()
         self.pacer = Pacer(rate=config.rate, paid_rate=config.paid_rate, chat_burst=chat_burst)
         self._payloads = Payloads(alert_html=alert_html)
+        self._alert_html = alert_html
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._alerts: list[Job] = []
@@ -203,8 +209,12 @@ class OutboxLanes:
             return []
         self._payloads.load(session, rows)
         metrics.note_claimed(rows=rows, entries=self._payloads.entries)
-        jobs = []
+        jobs: list[Job] = []
         nothing: list[outbox.SendResult] = []
+        edits = [r for r in rows if r.story_id is not None and r.entry_id is None]
+        if edits:
+            jobs, nothing = self._edit_jobs(session, edits)
+            rows = [r for r in rows if not (r.story_id is not None and r.entry_id is None)]
         matched = {row.id: parse_topic_ids(row.topic_ids) for row in rows if row.topic_ids}
         refs = mutes.topic_refs(
             session=session, topic_ids=(t for ids in matched.values() for t in ids)
@@ -243,6 +253,75 @@ class OutboxLanes:
         if nothing:
             outbox.record_results(session=session, owner=self.id, results=nothing)
         return jobs
+
+    def _edit_jobs(
+        self, session: Session, rows: list[Delivery]
+    ) -> tuple[list[Job], list[outbox.SendResult]]:
+        """Render claimed edits of story alerts: the alert's text with an "Also:" line.
+
+        An edit whose alert is still waiting goes back to the queue for a few seconds; one
+        whose alert never arrived (failed, or its outcome unknown) has nothing to edit.
+        """
+        now = utcnow()
+        found = stories_db.edit_payloads(session=session, rows=rows, now=now)
+        jobs: list[Job] = []
+        done: list[outbox.SendResult] = []
+        for row in rows:
+            assert row.id is not None
+            payload = found.get(row.id)
+            if isinstance(payload, stories_db.EditPayload):
+                entry = payload.entry
+                alert = Alert(
+                    title=entry.title,
+                    summary=entry.summary,
+                    link=entry.link,
+                    source=payload.source,
+                    published=entry.published_at or entry.seen_at,
+                )
+                alerted = Source(name=payload.source, link=entry.link)
+                others, more = also_sources(payload.others, alerted=alerted)
+                html, plain = edited_alert(alert, others, more, alert_html=self._alert_html)
+                ids = parse_topic_ids(payload.topic_ids)
+                refs = mutes.topic_refs(session=session, topic_ids=ids)
+                topics = [(t, refs[t].tag, refs[t].label) for t in ids if t in refs]
+                html, plain, markup = personalize(html, plain, topics)
+                _, previews = self._payloads.send_options(row.chat_id)
+                jobs.append(
+                    Job(
+                        delivery_id=row.id,
+                        chat_id=row.chat_id,
+                        thread_id=row.thread_id,
+                        attempts=row.attempts,
+                        html=html,
+                        plain=plain,
+                        is_broadcast=False,
+                        previews=previews,
+                        reply_markup=markup,
+                        edit_message_id=payload.message_id,
+                    )
+                )
+            elif payload == "wait":
+                at = now + timedelta(seconds=EDIT_WAIT)
+                done.append(
+                    outbox.SendResult(
+                        delivery_id=row.id,
+                        chat_id=row.chat_id,
+                        state="queued",
+                        at=at,
+                        count_attempt=False,
+                    )
+                )
+            else:
+                done.append(
+                    outbox.SendResult(
+                        delivery_id=row.id,
+                        chat_id=row.chat_id,
+                        state="failed",
+                        at=now,
+                        error="no alert to edit",
+                    )
+                )
+        return jobs, done
 
     async def _give_back_backlog(self) -> None:
         self._gave_back = True

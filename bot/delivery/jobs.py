@@ -73,6 +73,8 @@ class Job:
     previews: bool = True  # the chat's link previews setting
     # The buttons under an alert (its chat's matched topic), if any.
     reply_markup: InlineKeyboardMarkup | None = None
+    # Set for an edit of a sent alert (its story's other sources): the message to edit.
+    edit_message_id: int | None = None
 
 
 def new_sender_id() -> str:

@@ -30,6 +30,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy.engine import Engine
 from telegram import Bot, LinkPreviewOptions
@@ -60,6 +61,8 @@ PROBE_TIMEOUT = 3.0
 # A clean stop still sends the replies already handed over, for at most this long.
 STOP_GRACE = 5.0
 EXPIRE_EVERY = 0.5
+# Bot API, editMessageText: the answer when the new text is the message's text already.
+NOT_MODIFIED = "message is not modified"
 # Messages a private chat may receive back to back before the 1/s spacing applies (Telegram
 # tolerates short bursts; this stays below the ~5 it lets through).
 CHAT_BURST = 3
@@ -106,6 +109,8 @@ class Sender(OutboxLanes):
         self._next_expiry = 0.0
         self._last_answer = -math.inf
         self._probe_task: asyncio.Task[None] | None = None
+        # Message ids of alerts just sent, until their outcome is recorded (edits need them).
+        self._message_ids: dict[int, int] = {}
         self.sent = 0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -394,6 +399,7 @@ class Sender(OutboxLanes):
     async def _deliver(self, job: Job, paid: bool) -> None:
         started = time.monotonic()
         error: TelegramError | None = None
+        self._message_ids.pop(job.delivery_id, None)
         try:
             outcome, error = await self._send(job, plain=False, paid=paid)
             if outcome is not None and outcome.action is Action.PLAIN_TEXT:
@@ -419,6 +425,9 @@ class Sender(OutboxLanes):
         if outcome is not None and outcome.action is Action.RETRY_AFTER:
             self._note_429(job.chat_id, outcome.retry_after, paid=paid)
         result = result_for(job, outcome, now=utcnow(), config=self.config)
+        message_id = self._message_ids.pop(job.delivery_id, None)
+        if message_id is not None and result.state == "sent":
+            result = replace(result, message_id=message_id)
         metrics.record_send(job, result)
         log_result(job, result)
         if result.state == "sent":
@@ -429,7 +438,19 @@ class Sender(OutboxLanes):
         self, job: Job, *, plain: bool, paid: bool
     ) -> tuple[Outcome | None, TelegramError | None]:
         try:
-            await self.bot.send_message(
+            if job.edit_message_id is not None:
+                # Adds the story's other sources to the alert the chat already has.
+                await self.bot.edit_message_text(
+                    chat_id=job.chat_id,
+                    message_id=job.edit_message_id,
+                    text=job.plain if plain else job.html,
+                    parse_mode=None if plain else ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=not job.previews),
+                    # Without it the edit would drop the alert's buttons.
+                    reply_markup=job.reply_markup,
+                )
+                return None, None
+            message = await self.bot.send_message(
                 chat_id=job.chat_id,
                 text=job.plain if plain else job.html,
                 parse_mode=None if plain else ParseMode.HTML,
@@ -442,5 +463,8 @@ class Sender(OutboxLanes):
                 reply_markup=job.reply_markup,
             )
         except TelegramError as err:
+            if job.edit_message_id is not None and NOT_MODIFIED in err.message.lower():
+                return None, None  # the alert already says it all: nothing left to do
             return classify(err), err
+        self._message_ids[job.delivery_id] = message.message_id
         return None, None

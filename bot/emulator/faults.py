@@ -118,6 +118,13 @@ class Faults(EmulatorState):
                 chat_id, chat_type=chat_type, title=title, username=username, is_forum=is_forum
             )
 
+    def delete_by_user(self, chat_id: int, message_id: int) -> None:
+        """Delete a message the bot sent, as a person in the chat would."""
+        with self._lock:
+            sent = self._by_key.get((chat_id, message_id))
+            if sent is not None:
+                sent.deleted = True
+
     def add_inline_message(self, inline_message_id: str, text: str) -> None:
         """Register an inline message that editMessageText can target."""
         with self._lock:

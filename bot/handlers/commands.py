@@ -74,7 +74,7 @@ def alert_of(story: Story) -> Alert:
         title=story.title,
         summary=story.summary,
         link=story.link,
-        source=story.source,
+        source=story.source if story.sources < 2 else f"{story.source} · {story.sources} sources",
         published=story.published,
     )
 
@@ -86,9 +86,11 @@ def topic_test_text(test: TopicTest) -> str:
     total = len(test.headlines)
     if not total:
         return "No stories are stored yet — try again after the next feed check."
+    counts = test.sources or (1,) * total
     lines = [
         f"{'✅' if hit else '—'} {esc(shorten(title, HEADLINE_CHARS))}"
-        for title, hit in test.headlines
+        + (f" ({n} sources)" if n > 1 else "")
+        for (title, hit), n in zip(test.headlines, counts, strict=True)
     ]
     stories = "story" if total == 1 else "stories"
     head = f"🔎 {name} matches {test.matched} of the {total} newest {stories}:"

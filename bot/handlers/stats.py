@@ -18,6 +18,8 @@ def stats_text(stats: Stats) -> str:
         f"Feeds: {stats.feeds_healthy:,} healthy, {stats.feeds_failing:,} failing"
         + (f", {stats.feeds_disabled:,} disabled" if stats.feeds_disabled else ""),
         f"Alerts sent in the last 24 hours: {stats.alerts_sent_24h:,}",
+        f"Stories in the last 24 hours: {stats.stories_24h:,}, "
+        f"{stats.story_sources_avg:.1f} sources per story on average",
         f"Queue: {stats.outbox(DeliveryState.QUEUED):,} waiting, "
         f"{stats.outbox(DeliveryState.SENDING):,} being sent",
         f"Dead letters: {stats.outbox(DeliveryState.DEAD):,}"

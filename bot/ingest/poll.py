@@ -27,6 +27,7 @@ from bot.feeds.parser import FeedParseError, ParsedEntry, ParsedFeed
 from bot.feeds.policy import MAX_DELAY_SECONDS, failure_delay, next_poll_delay
 from bot.ingest.articles import ArticlePages, StorySummarizer
 from bot.ingest.store import WRITE_LOCK, NewEntry, StoreReport, store_entries
+from bot.ingest.story_groups import StoryGroups
 from bot.ingest.topic_cache import TopicCache
 from bot.ingest.workers import PARSE_THREADS, CpuPool, HostSlots, fetch_limits, parse_processes
 from bot.ops import metrics
@@ -116,6 +117,14 @@ class FeedPoller:
         self.on_disabled: OnDisabled | None = None
         self.limits = fetch_limits(settings)
         self.max_chars = settings.summary_max_chars
+        self.stories = (
+            StoryGroups(
+                window=timedelta(hours=settings.story_window_hours),
+                edit_interval=timedelta(seconds=settings.story_edit_interval_seconds),
+            )
+            if settings.story_window_hours > 0
+            else None
+        )
         self._fetch_slots = asyncio.Semaphore(settings.fetch_concurrency)
         self._parse_slots = asyncio.Semaphore(settings.fetch_concurrency)
         self.host_slots = HostSlots()
@@ -283,6 +292,7 @@ class FeedPoller:
             seen_at=seen_at,
             # New entries are stored as seen now; the known ones are marked seen now.
             present_keys=[e.key for e in parsed.entries if e.key not in fresh_keys],
+            stories=self.stories,
         )
 
     def _unknown_entries(self, feed_id: int, parsed: ParsedFeed) -> list[ParsedEntry]:

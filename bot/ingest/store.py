@@ -9,11 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from bot.db import entries, mutes, outbox, preferences
+from bot.db import stories as stories_db
 from bot.db.engine import session_scope
 from bot.db.models import Entry, utcnow
+from bot.ingest.story_groups import StoryGroups
 from bot.ingest.topic_cache import TopicCache
+from bot.stories.alerts import plan_report
 from bot.topics import document_for
 
 log = logging.getLogger(__name__)
@@ -52,20 +56,43 @@ def store_entries(
     history: bool,
     seen_at: datetime | None = None,
     present_keys: Sequence[str] = (),
+    stories: StoryGroups | None = None,
 ) -> StoreReport:
     """Store new entries; unless they are history, queue an alert per subscribed chat.
 
     A story whose canonical link another feed already brought is stored as history:
     a chat gets one alert per story, whichever feed carries it. `present_keys` name stored
     entries the feed's content still carries; they are marked seen at `seen_at`.
+
+    With `stories`, each entry joins a story or starts one, and a chat gets one alert per
+    story: later reports edit the alert it got (bot/stories/alerts.py).
     """
-    queued = 0
     now = seen_at or utcnow()
     if not history and items:
         topics.refresh(engine)
     # Feeds are polled concurrently; storing one batch at a time makes the cross-feed
     # duplicate check (same canonical link) see what the other feed just stored.
-    with WRITE_LOCK, session_scope(engine) as session:
+    with WRITE_LOCK:
+        try:
+            return _store(engine, topics, feed_id, items, history, now, present_keys, stories)
+        except Exception:
+            if stories is not None:
+                stories.reset()  # what the engine learned was rolled back
+            raise
+
+
+def _store(
+    engine: Engine,
+    topics: TopicCache,
+    feed_id: int,
+    items: list[NewEntry],
+    history: bool,
+    now: datetime,
+    present_keys: Sequence[str],
+    stories: StoryGroups | None,
+) -> StoreReport:
+    queued = 0
+    with session_scope(engine) as session:
         if present_keys:
             entries.touch_entries(session=session, feed_id=feed_id, keys=present_keys, when=now)
         if not items:
@@ -100,21 +127,31 @@ def store_entries(
         if not new:
             return StoreReport(stored=0, alerts_queued=0)
         entries.insert_entries(session=session, entries=new)
+        if stories is not None:
+            stories.place(session=session, entries=new, now=now)
         fresh = [e for e in new if not e.is_history]
         docs = [document_for(entry) for entry in fresh]
         matched = topics.match_all(session=session, docs=docs) if docs else []
         for entry, topic_ids in zip(fresh, matched, strict=True):
             assert entry.id is not None
             alerts = 0
+            chats: dict[int, int | None] = {}
+            matched_ids: dict[int, list[int]] = {}
             if topic_ids:
                 # Chats that muted every matched topic are left out.
                 found = mutes.recipients(session=session, topic_ids=topic_ids, now=now)
-                chats = {chat: thread for chat, (thread, _) in found.items()}
+                matched_ids = {chat: ids for chat, (_, ids) in found.items()}
                 # Chats in digest mode or quiet hours get the story in their next digest.
                 chats = preferences.route_alerts(
-                    session=session, entry_id=entry.id, chats=chats, topic_ids=topic_ids, now=now
+                    session=session,
+                    entry_id=entry.id,
+                    chats={chat: thread for chat, (thread, _) in found.items()},
+                    topic_ids=topic_ids,
+                    now=now,
                 )
-                matched_ids = {chat: found[chat][1] for chat in chats}
+            if stories is not None and entry.story_id is not None:
+                alerts = _story_alerts(session, entry, chats, stories, matched_ids)
+            elif chats:
                 alerts = outbox.enqueue_entry(
                     session=session, entry_id=entry.id, chats=chats, topics=matched_ids
                 )
@@ -127,3 +164,38 @@ def store_entries(
                 extra={"feed": feed_id, "entry": entry.key},
             )
     return StoreReport(stored=len(new), alerts_queued=queued)
+
+
+def _story_alerts(
+    session: Session,
+    entry: Entry,
+    chats: dict[int, int | None],
+    stories: StoryGroups,
+    matched_ids: dict[int, list[int]],
+) -> int:
+    """Queue the story's alert for chats that never got it, an edit for those that did."""
+    assert entry.id is not None and entry.story_id is not None
+    story_id = entry.story_id
+    alerted = stories_db.alerted_chats(session=session, story_id=story_id)
+    undelivered = stories_db.undelivered_chats(session=session, story_id=story_id, chats=alerted)
+    plan = plan_report(matched=chats, alerted=alerted, undelivered=undelivered)
+    # A chat whose alert never arrived keeps its (locked) record and gets this one instead.
+    first = [c for c in plan.alerts if c not in alerted]
+    won = stories_db.claim_alerts(session=session, story_id=story_id, chats=first)
+    won |= undelivered & plan.alerts.keys()
+    edits = list(plan.edits)
+    lost = [c for c in plan.alerts if c not in won]
+    if lost:
+        # Another process recorded the alert first: these chats get an edit instead.
+        now_alerted = stories_db.alerted_chats(session=session, story_id=story_id)
+        edits += [c for c in lost if now_alerted.get(c) is False]
+    stories_db.enqueue_edits(
+        session=session, story_id=story_id, chats=edits, interval=stories.edit_interval
+    )
+    return stories_db.enqueue_alerts(
+        session=session,
+        entry_id=entry.id,
+        story_id=story_id,
+        chats={c: t for c, t in plan.alerts.items() if c in won},
+        topics=matched_ids,
+    )

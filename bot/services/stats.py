@@ -85,6 +85,16 @@ def stats_metrics(stats: Stats) -> Iterator[Metric]:
         "Enabled feeds whose last poll failed.",
         value=stats.feeds_failing,
     )
+    yield GaugeMetricFamily(
+        "newsbot_stories_24h",
+        "Stories (reports of one event grouped) with a report in the last 24 hours.",
+        value=stats.stories_24h,
+    )
+    yield GaugeMetricFamily(
+        "newsbot_story_sources_avg",
+        "Average number of reports per story of the last 24 hours.",
+        value=stats.story_sources_avg,
+    )
     chats = GaugeMetricFamily("newsbot_chats", "Chats by state.", labels=["state"])
     chats.add_metric(["active"], stats.chats_active)
     chats.add_metric(["inactive"], stats.chats_inactive)

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from bot.db import entries as entries_db
 from bot.db import feeds as feeds_db
+from bot.db import stories as stories_db
 from bot.db import topic_rows
 from bot.db.models import Entry, utcnow
 from bot.services.base import Service
@@ -36,6 +37,7 @@ class Story:
     link: str | None
     source: str  # the feed's display name
     published: datetime | None
+    sources: int = 1  # feeds that reported the story
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class TopicTest:
 
     label: str
     headlines: tuple[tuple[str, bool], ...]
+    sources: tuple[int, ...] = ()  # feeds that reported each story, when known
 
     @property
     def matched(self) -> int:
@@ -86,7 +89,7 @@ def parse_latest(raw: str, catalog: Sequence[CatalogItem] = ()) -> LatestRequest
     return LatestRequest(query=choice.query, count=count, name=choice.name)
 
 
-def story_of(entry: Entry, source: str) -> Story:
+def story_of(entry: Entry, source: str, sources: int = 1) -> Story:
     """Return a stored entry as an alert shows it."""
     return Story(
         title=entry.title,
@@ -94,26 +97,58 @@ def story_of(entry: Entry, source: str) -> Story:
         link=entry.link,
         source=source,
         published=entry.published_at or entry.seen_at,
+        sources=sources,
     )
 
 
+def _story_key(entry: Entry) -> tuple[str, int]:
+    """Return what groups entries: their story, or the entry itself when it has none."""
+    return ("story", entry.story_id) if entry.story_id is not None else ("entry", entry.id or 0)
+
+
+def _counts(session: Session, found: Sequence[Entry]) -> list[int]:
+    counts = stories_db.source_counts(
+        session=session, story_ids=(e.story_id for e in found if e.story_id is not None)
+    )
+    return [max(1, counts.get(e.story_id, 1)) if e.story_id else 1 for e in found]
+
+
 def find_latest(*, session: Session, request: LatestRequest) -> list[Story]:
-    """Return the newest stored stories matching the request."""
+    """Return the newest stored stories matching the request: one (its newest report) each."""
     found: list[Entry] = []
+    seen: set[tuple[str, int]] = set()
     for entry in entries_db.latest_entries(session=session, limit=LATEST_SCAN):
+        if _story_key(entry) in seen:
+            continue
         if request.query is not None and not matches(request.query, document_for(entry)):
             continue
+        seen.add(_story_key(entry))
         found.append(entry)
         if len(found) >= request.count:
             break
     names = feeds_db.feed_names(session=session, feed_ids=(e.feed_id for e in found))
-    return [story_of(e, names.get(e.feed_id, "")) for e in found]
+    counts = _counts(session, found)
+    return [story_of(e, names.get(e.feed_id, ""), n) for e, n in zip(found, counts, strict=True)]
 
 
-def try_topic(*, session: Session, query: Query, scan: int = TEST_SCAN) -> list[tuple[str, bool]]:
-    """Match the query against the newest stored stories: (headline, matched) each."""
-    stored = entries_db.latest_entries(session=session, limit=scan)
-    return [(e.title, matches(query, document_for(e))) for e in stored]
+def try_topic(
+    *, session: Session, query: Query, scan: int = TEST_SCAN
+) -> list[tuple[str, bool, int]]:
+    """Match the query against the newest stored stories: (headline, matched, sources) each.
+
+    A story is one line (its newest report's headline); it matches when any of its reports
+    among the newest does.
+    """
+    order: list[Entry] = []
+    hits: dict[tuple[str, int], bool] = {}
+    for e in entries_db.latest_entries(session=session, limit=scan):
+        key = _story_key(e)
+        if key not in hits:
+            order.append(e)
+            hits[key] = False
+        hits[key] = hits[key] or matches(query, document_for(e))
+    counts = _counts(session, order)
+    return [(e.title, hits[_story_key(e)], n) for e, n in zip(order, counts, strict=True)]
 
 
 class Stories(Service):
@@ -131,8 +166,12 @@ class Stories(Service):
 
         def work(s: Session) -> TopicTest:
             choice = choose_topic(raw, read_catalog(s))
-            headlines = try_topic(session=s, query=choice.query)
-            return TopicTest(label=choice.label, headlines=tuple(headlines))
+            found = try_topic(session=s, query=choice.query)
+            return TopicTest(
+                label=choice.label,
+                headlines=tuple((title, hit) for title, hit, _ in found),
+                sources=tuple(n for _, _, n in found),
+            )
 
         return await self._run(work)
 
@@ -146,6 +185,7 @@ class Stories(Service):
 
         def work(s: Session) -> int:
             removed = entries_db.prune_entries(session=s, older_than=cutoff)
+            stories_db.prune_stories(session=s, older_than=cutoff)
             topic_rows.prune_topic_changes(session=s, older_than=now - TOPIC_CHANGES_KEPT)
             return removed
 

@@ -73,8 +73,8 @@ class Params:
 class Report:
     """One report to place: a feed entry's id, headline, time, source and summary.
 
-    The source is carried for the caller (the alert names it); grouping reads the title,
-    the summary and the time.
+    Grouping reads the title, the summary and the time; the source only tells whose
+    boilerplate a summary may repeat (between reports of one source, headlines decide).
     """
 
     id: ReportId
@@ -92,6 +92,7 @@ class Member:
     words: frozenset[str]
     title: frozenset[str]
     pairs: frozenset[tuple[str, str]]
+    source: str = ""
 
 
 @dataclass(slots=True)
@@ -180,7 +181,9 @@ class Clusterer:
         weights = {w: v if w in found.title else v * low for w, v in idf.items()}
         norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
         rare = frozenset(w for w, n in sf.items() if n <= self._rare_sf)
-        member = Member(at=at, words=words, title=found.title, pairs=found.pairs)
+        member = Member(
+            at=at, words=words, title=found.title, pairs=found.pairs, source=report.source
+        )
         return _Probe(member=member, idf=idf, weights=weights, norm=norm, rare=rare)
 
     def _advance(self, at: float) -> None:
@@ -257,7 +260,12 @@ class Clusterer:
         for other in story.members:
             if other.at < horizon or rare_title.isdisjoint(other.title):
                 continue
-            shared = rare & other.words
+            # A feed repeats its boilerplate ("More details later") under unrelated
+            # headlines: between reports of one source only the headlines' words count.
+            if other.source == member.source:
+                shared = rare_title & other.title
+            else:
+                shared = rare & other.words
             if len(shared) < need:
                 continue
             joined = sum(1 for a, b in member.pairs & other.pairs if a in shared and b in shared)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_topic_mutes"
-down_revision: str | None = "0008_chat_preferences"
+down_revision: str | None = "0009_stories"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -8,7 +8,7 @@ on), and the poll scheduler polls a local feed server, as in `newsbot run`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -121,16 +121,21 @@ async def chat_bot(
     items: Sequence[dict[str, Any]] = (),
     admin_ids: Sequence[int] = (),
     feeds: Sequence[str] = (WIRE,),
+    feed_items: Mapping[str, Sequence[dict[str, Any]]] | None = None,
     **settings: Any,
 ) -> AsyncIterator[ChatBot]:
     """Run the bot until the block ends; the first stories of `WIRE` are stored as history.
 
     `feeds` are the paths on the feed server the FEEDS setting names; `settings` override
-    the defaults below.
+    the defaults below; `feed_items` fills other feeds' first content ({path: items}, stored as
+    history too, under their path as the feed's title).
     """
     with FakeTelegram() as telegram, FeedServer() as server:
         telegram.enforce_limits()  # Telegram's: 30/s, bursts of 5 then 1/s per chat
         server.set(WIRE, rss("Topic Wire", list(items)))
+        others = dict(feed_items or {})
+        for path, content in others.items():
+            server.set(path, rss(path.strip("/").removesuffix(".xml"), list(content)))
         options: dict[str, Any] = {
             "telegram_bot_token": telegram.token,
             "telegram_api_base_url": telegram.base_url,
@@ -153,8 +158,9 @@ async def chat_bot(
         try:
             await app.post_init(app)
             await app.start()
-            if items:
-                await bot.wait_stored(len(items))
+            stored = len(items) + sum(len(c) for c in others.values())
+            if stored:
+                await bot.wait_stored(stored)
             yield bot
         finally:
             await asyncio.gather(*bot.handling, return_exceptions=True)
