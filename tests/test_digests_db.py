@@ -18,7 +18,16 @@ from bot.db import chats as chats_db
 from bot.db import feeds as feeds_db
 from bot.db import preferences as prefs_db
 from bot.db.engine import make_engine, session_scope
-from bot.db.models import ChatPreference, Delivery, Digest, Entry, HeldAlert, Subscription, Topic
+from bot.db.models import (
+    ChatPreference,
+    Delivery,
+    Digest,
+    Entry,
+    HeldAlert,
+    Story,
+    Subscription,
+    Topic,
+)
 from bot.delivery.digest import render_digest
 from bot.delivery.payload import Payloads
 from bot.digests.times import DIGEST, SILENT, Preferences
@@ -50,15 +59,26 @@ def setup_chat(engine: Engine, prefs: Preferences, *, at: datetime, chat: int = 
 
 
 def match(
-    engine: Engine, title: str, *, at: datetime, chats: Sequence[int] = (CHAT,)
+    engine: Engine,
+    title: str,
+    *,
+    at: datetime,
+    chats: Sequence[int] = (CHAT,),
+    feed_url: str = "https://wire.example/a.xml",
+    story: int | None = None,
 ) -> dict[int, int | None]:
     """Store a story that matches the topic at `at`; return the chats alerted at once."""
     with session_scope(engine) as s:
-        feed = feeds_db.add_feeds(session=s, urls=["https://wire.example/a.xml"])
-        feed_id = feed[0].id if feed else s.exec(select(Entry.feed_id)).first()
+        if story is not None and s.get(Story, story) is None:
+            s.add(Story(id=story, title=title, first_at=at, last_at=at))
+            s.flush()
+        feed = feeds_db.add_feeds(session=s, urls=[feed_url])
+        known = feeds_db.feed_by_url(session=s, url=feed_url)
+        feed_id = feed[0].id if feed else known.id if known else None
         assert feed_id is not None
         entry = Entry(
             feed_id=feed_id,
+            story_id=story,
             key=title,
             title=title,
             link=f"https://wire.example/{len(title)}",
@@ -268,3 +288,26 @@ def test_stored_values_that_no_longer_parse_count_as_unset(engine: Engine) -> No
     assert match(engine, "Harbour fire at midnight", at=utc(2026, 6, 1, 23)) == {CHAT: None}
     with Session(engine) as s:
         assert prefs_db.load(session=s, chat_id=CHAT) == Preferences()
+
+
+def test_a_story_from_several_feeds_is_one_line_of_the_digest(engine: Engine) -> None:
+    setup_chat(engine, Preferences(mode=DIGEST, digest_times=(time(8),)), at=utc(2026, 1, 10, 6))
+    due = next_due(engine)
+    assert due is not None
+    at = due - timedelta(hours=2)
+    assert match(engine, "Harbour pilots end their strike", at=at, story=9001) == {}
+    assert (
+        match(
+            engine,
+            "Pilots back at work in the harbour",
+            at=at + timedelta(minutes=5),
+            feed_url="https://other.example/b.xml",
+            story=9001,
+        )
+        == {}
+    )
+    assert match(engine, "Harbour ferry fares rise", at=at + timedelta(minutes=9)) == {}
+    assert release(engine, due) == 1
+    [html] = digests(engine)
+    assert "Harbour pilots end their strike" in html and "Harbour ferry fares rise" in html
+    assert "Pilots back at work" not in html

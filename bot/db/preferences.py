@@ -289,6 +289,10 @@ class Taken:
     thread_id: int | None
 
 
+def _when(entry: Entry) -> datetime:
+    return entry.published_at or entry.seen_at
+
+
 def take_held(*, session: Session, chat_ids: Sequence[int]) -> dict[int, Taken]:
     """Remove the chats' held stories and return them, newest first per chat."""
     pairs: list[tuple[int, int, int | None, int | None]] = []
@@ -302,9 +306,21 @@ def take_held(*, session: Session, chat_ids: Sequence[int]) -> dict[int, Taken]:
     entries = _entries(session, {p[1] for p in pairs})
     labels = topic_labels(session=session, topic_ids={p[2] for p in pairs if p[2] is not None})
     found: dict[int, list[tuple[DigestItem, int | None]]] = {}
+    # A story reported by several feeds is one line: its first report held for the chat.
+    first_reports: dict[tuple[int, int], Entry] = {}
+    for chat_id, entry_id, _, _ in pairs:
+        entry = entries.get(entry_id)
+        if entry is None or entry.story_id is None:
+            continue
+        key = (chat_id, entry.story_id)
+        known = first_reports.get(key)
+        if known is None or (_when(entry), entry.id or 0) < (_when(known), known.id or 0):
+            first_reports[key] = entry
     for chat_id, entry_id, topic_id, thread_id in pairs:
         entry = entries.get(entry_id)
         if entry is None:
+            continue
+        if entry.story_id is not None and first_reports[(chat_id, entry.story_id)] is not entry:
             continue
         item = DigestItem(
             topic=labels.get(topic_id, "") if topic_id is not None else "",
