@@ -68,10 +68,12 @@ def enqueue_entry(
     entry_id: int,
     chats: dict[int, int | None],
     topics: Mapping[int, Sequence[int]] | None = None,
+    story_id: int | None = None,
 ) -> int:
     """Queue one alert per chat ({chat: thread}) for the entry, skipping chats that have it.
 
-    `topics` ({chat: topic ids}) names the chat's topics the story matched.
+    `topics` ({chat: topic ids}) names the chat's topics the story matched; `story_id` the
+    story the alert is the chat's one alert of.
     """
     if not chats:
         return 0
@@ -92,6 +94,7 @@ def enqueue_entry(
             "chat_id": c,
             "thread_id": t,
             "entry_id": entry_id,
+            "story_id": story_id,
             "topic_ids": ",".join(map(str, (topics or {}).get(c, ()))) or None,
             "state": DeliveryState.QUEUED,
             "priority": Priority.ALERT,

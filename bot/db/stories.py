@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from bot.db import upsert
+from bot.db import outbox, upsert
 from bot.db.feeds import feed_names
 from bot.db.models import (
     OPEN_STATES,
@@ -194,26 +194,9 @@ def enqueue_alerts(
 
     `topics` ({chat: topic ids}) names the chat's topics the story matched.
     """
-    if not chats:
-        return 0
-    now = utcnow()
-    rows = [
-        {
-            "chat_id": c,
-            "thread_id": t,
-            "entry_id": entry_id,
-            "story_id": story_id,
-            "topic_ids": ",".join(map(str, (topics or {}).get(c, ()))) or None,
-            "state": DeliveryState.QUEUED,
-            "priority": Priority.ALERT,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for c, t in chats.items()
-    ]
-    session.execute(upsert.insert(session, Delivery).on_conflict_do_nothing(), rows)
-    return len(rows)
+    return outbox.enqueue_entry(
+        session=session, entry_id=entry_id, chats=chats, topics=topics, story_id=story_id
+    )
 
 
 def enqueue_edits(
