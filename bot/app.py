@@ -30,9 +30,11 @@ from bot.handlers import broadcast as bc_handlers
 from bot.handlers import catalog as catalog_handlers
 from bot.handlers import commands, guard
 from bot.handlers import feeds as feed_handlers
+from bot.handlers import language as language_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import topics as topic_handlers
 from bot.handlers.context import CONTEXT_TYPES, BotData
+from bot.i18n import DEFAULT, N_, SUPPORTED, translator
 from bot.ingest.scheduler import run_polls
 from bot.ingest.topic_cache import TopicCache
 from bot.ingest.watcher import FeedWatcher
@@ -47,14 +49,22 @@ log = logging.getLogger(__name__)
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 MENU = [
-    BotCommand("subscribe", "Follow a topic, e.g. /subscribe kosovo"),
-    BotCommand("unsubscribe", "Stop following a topic"),
-    BotCommand("topics", "List this chat's topics"),
-    BotCommand("testtopic", "Try a topic on the newest stories"),
-    BotCommand("latest", "The newest story, e.g. /latest nato"),
-    BotCommand("help", "What I do and how"),
-    BotCommand("start", "Start receiving alerts"),
+    BotCommand("subscribe", N_("Follow a topic, e.g. /subscribe kosovo")),
+    BotCommand("unsubscribe", N_("Stop following a topic")),
+    BotCommand("topics", N_("List this chat's topics")),
+    BotCommand("testtopic", N_("Try a topic on the newest stories")),
+    BotCommand("latest", N_("The newest story, e.g. /latest nato")),
+    BotCommand("language", N_("Choose the language I answer in")),
+    BotCommand("help", N_("What I do and how")),
+    BotCommand("start", N_("Start receiving alerts")),
 ]
+
+
+def menu(lang: str) -> list[BotCommand]:
+    """Return the command menu with its descriptions in the language."""
+    t = translator(lang)
+    return [BotCommand(c.command, t.gettext(c.description)) for c in MENU]
+
 
 # Commands arrive as messages in chats and groups, and as channel posts in channels.
 COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
@@ -134,6 +144,12 @@ def build_application(
     add(CommandHandler("removetopic", catalog_handlers.removetopic, filters=COMMAND_UPDATES))
     add(CallbackQueryHandler(topic_handlers.catalog_button, pattern=r"^tc:\d+$"))
     add(CallbackQueryHandler(topic_handlers.remove_button, pattern=r"^tr:\d+$"))
+    add(CommandHandler("language", language_handlers.language, filters=COMMAND_UPDATES))
+    add(
+        CallbackQueryHandler(
+            language_handlers.language_button, pattern=language_handlers.LANGUAGE_PATTERN
+        )
+    )
     # Before every other handler: commands and button presses past the per-user rate stop here.
     add(TypeHandler(Update, guard.RateLimiter()), group=-1)
     add(CommandHandler("broadcast", bc_handlers.broadcast, filters=COMMAND_UPDATES))
@@ -185,6 +201,10 @@ async def _post_init(application: AnyApplication) -> None:
         if added:
             log.info("added %d feeds from FEEDS", added)
     await application.bot.set_my_commands(MENU)
+    # Telegram shows each user the menu of their app's language, when there is one.
+    for lang in SUPPORTED:
+        if lang != DEFAULT:
+            await application.bot.set_my_commands(menu(lang), language_code=lang)
     jobs = application.job_queue
     assert jobs is not None, "python-telegram-bot's job-queue extra is required"
     job_kwargs = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}

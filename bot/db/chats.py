@@ -110,3 +110,25 @@ def migrate_chat(*, session: Session, old_id: int, new_id: int) -> None:
     if old is not None:
         old.active = False
         session.add(old)
+
+
+def chat_language(*, session: Session, chat_id: int) -> str | None:
+    """Return the chat's language, or None when it has none (or is unknown)."""
+    stmt = select(Chat.language).where(Chat.id == chat_id)
+    return session.exec(stmt).first()
+
+
+def set_chat_language(
+    *, session: Session, chat_id: int, language: str, only_if_unset: bool = False
+) -> str | None:
+    """Store the chat's language (the chat must exist); return the language it has now.
+
+    With only_if_unset, a language the chat already has stays.
+    """
+    chat = _chat(session, chat_id)
+    if chat.language is None or not only_if_unset:
+        chat.language = language
+        chat.updated_at = utcnow()
+        session.add(chat)
+        session.flush()
+    return chat.language

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.i18n import ENGLISH, N_, Translator
+
 # Telegram counts a text's length after entity parsing (Bot API, sendMessage: 1-4096 characters).
 MAX_MESSAGE_CHARS = 4096
 # Bot API, answerCallbackQuery: text of the notification, 0-200 characters.
@@ -14,7 +16,8 @@ MAX_ANSWER_CHARS = 200
 # Bot API, InlineKeyboardButton: callback_data, 1-64 bytes.
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_TITLE_CHARS = 300
-READ_MORE = "Read the full story"
+READ_MORE = N_("Read the full story")
+UNTITLED = N_("(untitled)")
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -104,18 +107,24 @@ def safe_link(link: str | None) -> str | None:
     return link if len(link) <= 2048 else None
 
 
-def render_alert(alert: Alert) -> str:
-    """Return the alert as HTML: bold headline, summary, source and time, link."""
-    title = _cut(alert.title or "(untitled)", MAX_TITLE_CHARS)
+def render_alert(alert: Alert, t: Translator = ENGLISH) -> str:
+    """Return the alert as HTML: bold headline, summary, source and time, link.
+
+    The story stays in its own language; `t` translates the words around it.
+    """
+    read_more = t.gettext(READ_MORE)
+    title = _cut(alert.title or t.gettext(UNTITLED), MAX_TITLE_CHARS)
     meta = " · ".join(p for p in (alert.source, format_time(alert.published)) if p)
     link = safe_link(alert.link)
     tail = []
     if meta:
         tail.append(f"<i>{esc(_cut(meta, 200))}</i>")
     if link:
-        tail.append(f'<a href="{esc_attr(link)}">{READ_MORE}</a>')
+        tail.append(f'<a href="{esc_attr(link)}">{esc(read_more)}</a>')
     # Budget the summary on visible characters so the whole message stays under the limit.
-    visible_fixed = utf16_len(title) + utf16_len(_cut(meta, 200)) + (len(READ_MORE) if link else 0)
+    visible_fixed = (
+        utf16_len(title) + utf16_len(_cut(meta, 200)) + (utf16_len(read_more) if link else 0)
+    )
     budget = MAX_MESSAGE_CHARS - visible_fixed - 8
     summary = _cut(alert.summary, budget) if alert.summary.strip() else ""
     blocks = [f"<b>{esc(title)}</b>"]

@@ -7,8 +7,16 @@ from collections.abc import Iterable, Sequence
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.delivery.render import button_data, esc
-from bot.handlers.context import Context, chat_info, command_text, reply, thread_of
+from bot.handlers.context import (
+    Context,
+    chat_info,
+    chat_translator,
+    command_text,
+    reply,
+    thread_of,
+)
 from bot.handlers.guard import MANAGE_REFUSAL, may_manage
+from bot.i18n import ENGLISH, N_, Translator
 from bot.services.catalog import CatalogItem
 from bot.services.subscriptions import MAX_TOPICS_PER_CHAT, ChatTopic, TopicLimitError
 from bot.topics import QueryError
@@ -24,31 +32,31 @@ ANSWER_CHARS = 150
 # Row ids are 64-bit integers; a larger number in callback data can't name one.
 MAX_ID = 2**63 - 1
 
-CATALOG_TEXT = (
+CATALOG_TEXT = N_(
     "<b>Pick your topics</b>: tap one to follow it, tap it again to drop it "
     "(✅ = this chat follows it).\n"
     "Anything else: <code>/subscribe kosovo</code>, or "
     '<code>/subscribe "climate change" -football</code>. /help explains topics.'
 )
-NO_CATALOG = (
+NO_CATALOG = N_(
     "There is no topic catalog to pick from. Follow any words: <code>/subscribe kosovo</code>."
 )
-NO_TOPICS = (
+NO_TOPICS = N_(
     "This chat follows no topics yet. Send /subscribe to pick some, or follow any words: "
     "<code>/subscribe kosovo</code>."
 )
-OUT_OF_DATE = "That button is out of date."
-PAUSED_NOTE = "\n\nAlerts are paused for this chat; send /start to resume them."
-SUBSCRIBE_USAGE = "Usage: /subscribe TOPIC, for example <code>/subscribe kosovo</code>"
-UNSUBSCRIBE_USAGE = "Usage: /unsubscribe TOPIC, for example <code>/unsubscribe kosovo</code>"
+OUT_OF_DATE = N_("That button is out of date.")
+PAUSED_NOTE = N_("Alerts are paused for this chat; send /start to resume them.")
+SUBSCRIBE_USAGE = N_("Usage: /subscribe TOPIC, for example <code>/subscribe kosovo</code>")
+UNSUBSCRIBE_USAGE = N_("Usage: /unsubscribe TOPIC, for example <code>/unsubscribe kosovo</code>")
 
 
-def limit_text(limit: int = MAX_TOPICS_PER_CHAT) -> str:
+def limit_text(limit: int = MAX_TOPICS_PER_CHAT, t: Translator = ENGLISH) -> str:
     """Return the refusal for a chat that follows as many topics as allowed."""
-    return (
-        f"This chat already follows {limit} topics, the most I allow. "
+    return t.gettext(
+        "This chat already follows {limit} topics, the most I allow. "
         "Use /topics to see them and drop some."
-    )
+    ).format(limit=limit)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -85,19 +93,25 @@ def catalog_keyboard(
     return InlineKeyboardMarkup(rows)
 
 
-def topics_text(items: Sequence[ChatTopic]) -> str:
+def topics_text(items: Sequence[ChatTopic], t: Translator = ENGLISH) -> str:
     """Return the /topics list: each topic on a line, catalog names in bold."""
     if not items:
-        return NO_TOPICS
+        return t.gettext(NO_TOPICS)
     lines = []
     for item in items:
         label = esc(shorten(item.label, LINE_CHARS))
         lines.append(f"• <b>{label}</b>" if item.catalog else f"• {label}")
-    count = f"{len(items)} topic{'s' if len(items) != 1 else ''}"
+    head = t.ngettext(
+        "<b>This chat follows {count} topic:</b>",
+        "<b>This chat follows {count} topics:</b>",
+        len(items),
+    ).format(count=len(items))
     return (
-        f"<b>This chat follows {count}:</b>\n"
+        head
+        + "\n"
         + "\n".join(lines)
-        + "\n\nTap ✖ to drop one. /subscribe adds more."
+        + "\n\n"
+        + t.gettext("Tap ✖ to drop one. /subscribe adds more.")
     )
 
 
@@ -126,34 +140,36 @@ async def subscribe(update: Update, context: Context) -> None:
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
+    t = await chat_translator(update, context)
     if not await may_manage(update, context):
-        await reply(context, update, MANAGE_REFUSAL)
+        await reply(context, update, t.gettext(MANAGE_REFUSAL))
         return
     raw = command_text(update)
     if not raw:
         view = await context.services.subscriptions.catalog(chat_info(chat))
         if not view.items:
-            context.door.reply(message, NO_CATALOG)
+            context.door.reply(message, t.gettext(NO_CATALOG))
         else:
             keyboard = catalog_keyboard(view.items, view.followed)
-            context.door.reply(message, CATALOG_TEXT, reply_markup=keyboard)
+            context.door.reply(message, t.gettext(CATALOG_TEXT), reply_markup=keyboard)
         return
     try:
         done = await context.services.subscriptions.subscribe(
             chat_info(chat), raw, thread_id=thread_of(message)
         )
     except QueryError as err:
-        await reply(context, update, f"{esc(str(err))}\n{SUBSCRIBE_USAGE}")
+        await reply(context, update, f"{esc(str(err))}\n{t.gettext(SUBSCRIBE_USAGE)}")
         return
     except TopicLimitError:
-        await reply(context, update, limit_text())
+        await reply(context, update, limit_text(t=t))
         return
     name = f"<b>{esc(done.label)}</b>"
     if done.created:
-        text = f"✅ Subscribed to {name}. I'll send an alert when a new story matches."
+        text = t.gettext("✅ Subscribed to {name}. I'll send an alert when a new story matches.")
     else:
-        text = f"You're already subscribed to {name}."
-    await reply(context, update, text + ("" if done.active else PAUSED_NOTE))
+        text = t.gettext("You're already subscribed to {name}.")
+    paused = "" if done.active else "\n\n" + t.gettext(PAUSED_NOTE)
+    await reply(context, update, text.format(name=name) + paused)
 
 
 async def unsubscribe(update: Update, context: Context) -> None:
@@ -161,26 +177,32 @@ async def unsubscribe(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is None:
         return
+    t = await chat_translator(update, context)
     if not await may_manage(update, context):
-        await reply(context, update, MANAGE_REFUSAL)
+        await reply(context, update, t.gettext(MANAGE_REFUSAL))
         return
     raw = command_text(update)
     if not raw:
-        await reply(context, update, f"Tell me which topic to drop. {UNSUBSCRIBE_USAGE}")
+        ask = t.gettext("Tell me which topic to drop.")
+        await reply(context, update, f"{ask} {t.gettext(UNSUBSCRIBE_USAGE)}")
         return
     try:
         done = await context.services.subscriptions.unsubscribe(chat.id, raw)
     except QueryError as err:
-        await reply(context, update, f"{esc(str(err))}\n{UNSUBSCRIBE_USAGE}")
+        await reply(context, update, f"{esc(str(err))}\n{t.gettext(UNSUBSCRIBE_USAGE)}")
         return
+    label = esc(done.label)
     if done.removed:
-        await reply(context, update, f"Unsubscribed from <b>{esc(done.label)}</b>.")
+        await reply(
+            context, update, t.gettext("Unsubscribed from <b>{label}</b>.").format(label=label)
+        )
     else:
         await reply(
             context,
             update,
-            f"This chat isn't subscribed to <b>{esc(done.label)}</b>. "
-            "/topics lists the topics it follows.",
+            t.gettext(
+                "This chat isn't subscribed to <b>{label}</b>. /topics lists the topics it follows."
+            ).format(label=label),
         )
 
 
@@ -189,15 +211,16 @@ async def topics(update: Update, context: Context) -> None:
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
+    t = await chat_translator(update, context)
     items = await context.services.subscriptions.topics(chat.id)
-    context.door.reply(message, topics_text(items), reply_markup=topics_keyboard(items))
+    context.door.reply(message, topics_text(items, t), reply_markup=topics_keyboard(items))
 
 
 # --- buttons --------------------------------------------------------------------------------
 
 
 async def _pressed(
-    update: Update, context: Context, prefix: str
+    update: Update, context: Context, prefix: str, t: Translator
 ) -> tuple[CallbackQuery, Message, int] | None:
     """Check a button press (its data, its message, who pressed); answer and give None if bad."""
     query = update.callback_query
@@ -206,17 +229,18 @@ async def _pressed(
     item_id = button_id(query.data, prefix)
     message = query.message
     if item_id is None or not isinstance(message, Message):
-        context.door.answer(query, OUT_OF_DATE)
+        context.door.answer(query, t.gettext(OUT_OF_DATE))
         return None
     if not await may_manage(update, context):
-        context.door.answer(query, MANAGE_REFUSAL, show_alert=True)
+        context.door.answer(query, t.gettext(MANAGE_REFUSAL), show_alert=True)
         return None
     return query, message, item_id
 
 
 async def catalog_button(update: Update, context: Context) -> None:
     """Follow or drop a catalog topic, then show the new state on the same message."""
-    pressed = await _pressed(update, context, CATALOG_DATA)
+    t = await chat_translator(update, context)
+    pressed = await _pressed(update, context, CATALOG_DATA, t)
     if pressed is None:
         return
     query, message, catalog_id = pressed
@@ -226,31 +250,35 @@ async def catalog_button(update: Update, context: Context) -> None:
             chat_info(chat), catalog_id, thread_id=thread_of(message)
         )
     except TopicLimitError:
-        context.door.answer(query, limit_text(), show_alert=True)
+        context.door.answer(query, limit_text(t=t), show_alert=True)
         return
     if toggled.name is None:
-        context.door.answer(query, "That topic is no longer in the catalog.")
+        context.door.answer(query, t.gettext("That topic is no longer in the catalog."))
     elif toggled.subscribed:
-        context.door.answer(query, shorten(f"✅ Following {toggled.name}", ANSWER_CHARS))
+        following = t.gettext("✅ Following {name}").format(name=toggled.name)
+        context.door.answer(query, shorten(following, ANSWER_CHARS))
     else:
-        context.door.answer(query, shorten(f"Stopped following {toggled.name}", ANSWER_CHARS))
+        stopped = t.gettext("Stopped following {name}").format(name=toggled.name)
+        context.door.answer(query, shorten(stopped, ANSWER_CHARS))
     keyboard = catalog_keyboard(toggled.view.items, toggled.view.followed)
     context.door.edit_markup(chat.id, message.message_id, keyboard)
 
 
 async def remove_button(update: Update, context: Context) -> None:
     """Drop one of the chat's topics from /topics, then show the shorter list."""
-    pressed = await _pressed(update, context, REMOVE_DATA)
+    t = await chat_translator(update, context)
+    pressed = await _pressed(update, context, REMOVE_DATA, t)
     if pressed is None:
         return
     query, message, topic_id = pressed
     chat_id = message.chat.id
     dropped = await context.services.subscriptions.drop(chat_id, topic_id)
     if dropped.label is None:
-        context.door.answer(query, "This chat no longer follows that topic.")
+        context.door.answer(query, t.gettext("This chat no longer follows that topic."))
     else:
-        context.door.answer(query, shorten(f"Stopped following {dropped.label}", ANSWER_CHARS))
+        stopped = t.gettext("Stopped following {name}").format(name=dropped.label)
+        context.door.answer(query, shorten(stopped, ANSWER_CHARS))
     items = dropped.topics
     context.door.edit_text(
-        chat_id, message.message_id, topics_text(items), reply_markup=topics_keyboard(items)
+        chat_id, message.message_id, topics_text(items, t), reply_markup=topics_keyboard(items)
     )
