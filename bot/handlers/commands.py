@@ -40,6 +40,7 @@ HELP = N_(
     "/testtopic <i>topic</i> — which of the 20 newest stories a topic matches\n"
     "/latest [<i>topic</i>] [<i>n</i>] — the newest story, e.g. <code>/latest</code>, "
     "<code>/latest nato 3</code>\n"
+    "/language — the language I answer in, e.g. <code>/language de</code>\n"
     "/help — this message\n\n"
     "<b>Topics</b>: words must all appear (<code>nato russia</code>); "
     '<code>"quoted phrases"</code>; <code>OR</code> between alternatives '

@@ -139,6 +139,16 @@ async def reply(context: Context, update: Update, text: str) -> None:
         context.door.reply(message, text)
 
 
+async def stored_language(context: Context, chat_id: int) -> str | None:
+    """Return the chat's stored language (None: it has none), read at most once a minute."""
+    known = context.bot_data.languages.get(chat_id)
+    if known is not None:
+        return known[0]
+    stored = await context.services.chats.language(chat_id)
+    context.bot_data.languages.put(chat_id, stored)
+    return stored
+
+
 async def chat_language(update: Update, context: Context) -> str:
     """Return the language to answer the update in.
 
@@ -146,14 +156,7 @@ async def chat_language(update: Update, context: Context) -> str:
     ("de-AT" → "de"), English when that is unknown.
     """
     chat = update.effective_chat
-    stored: str | None = None
-    if chat is not None:
-        known = context.bot_data.languages.get(chat.id)
-        if known is None:
-            stored = await context.services.chats.language(chat.id)
-            context.bot_data.languages.put(chat.id, stored)
-        else:
-            stored = known[0]
+    stored = await stored_language(context, chat.id) if chat is not None else None
     if stored is not None:
         return negotiate(stored)
     user = update.effective_user
