@@ -27,6 +27,7 @@ from bot.i18n import (
     parse_language,
     translator,
 )
+from bot.topics import QueryError, parse_query
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYWORDS = {"gettext": None, "ngettext": (1, 2), "N_": None, "_": None}
@@ -201,3 +202,17 @@ def test_translations_format_with_the_codes_arguments(lang: str) -> None:
         values = {name: "X" for name in names}
         text = t.gettext(msgid) if len(forms) == 1 else t.ngettext(forms[0], forms[1], 2)
         text.format(**values)
+
+
+def test_topic_errors_reach_chats_in_their_language() -> None:
+    with pytest.raises(QueryError) as empty:
+        parse_query("   ")
+    assert empty.value.translated(translator("de")).startswith("Das Thema ist leer")
+    with pytest.raises(QueryError) as twice:
+        parse_query("kosovo or or serbia")
+    german = twice.value.translated(translator("de"))
+    assert german.startswith("OR steht zweimal") and german.endswith('"or".')
+    assert str(twice.value).startswith("OR appears twice")
+    with pytest.raises(QueryError) as long:
+        parse_query("x" * 5000)
+    assert "5000" in long.value.translated(translator("ru"))

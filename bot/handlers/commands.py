@@ -136,7 +136,7 @@ async def testtopic(update: Update, context: Context) -> None:
     try:
         result = await context.services.stories.test_topic(raw)
     except QueryError as err:
-        await reply(context, update, f"{esc(str(err))}\n{t.gettext(TESTTOPIC_USAGE)}")
+        await reply(context, update, f"{esc(err.translated(t))}\n{t.gettext(TESTTOPIC_USAGE)}")
         return
     await reply(context, update, topic_test_text(result, t))
 
@@ -147,7 +147,7 @@ async def latest(update: Update, context: Context) -> None:
     try:
         found = await context.services.stories.latest(command_text(update))
     except QueryError as err:
-        await reply(context, update, f"{esc(str(err))}\n{t.gettext(LATEST_USAGE)}")
+        await reply(context, update, f"{esc(err.translated(t))}\n{t.gettext(LATEST_USAGE)}")
         return
     if not found.stories:
         if found.request.query is None:

@@ -158,7 +158,7 @@ async def subscribe(update: Update, context: Context) -> None:
             chat_info(chat), raw, thread_id=thread_of(message)
         )
     except QueryError as err:
-        await reply(context, update, f"{esc(str(err))}\n{t.gettext(SUBSCRIBE_USAGE)}")
+        await reply(context, update, f"{esc(err.translated(t))}\n{t.gettext(SUBSCRIBE_USAGE)}")
         return
     except TopicLimitError:
         await reply(context, update, limit_text(t=t))
@@ -189,7 +189,7 @@ async def unsubscribe(update: Update, context: Context) -> None:
     try:
         done = await context.services.subscriptions.unsubscribe(chat.id, raw)
     except QueryError as err:
-        await reply(context, update, f"{esc(str(err))}\n{t.gettext(UNSUBSCRIBE_USAGE)}")
+        await reply(context, update, f"{esc(err.translated(t))}\n{t.gettext(UNSUBSCRIBE_USAGE)}")
         return
     label = esc(done.label)
     if done.removed:
