@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.chat_bot import ChatBot, chat_bot
+from tests.support.live_bot import story
 
 HANS = 301
 LUCIA = 302
@@ -110,3 +111,17 @@ async def test_unchosen_chats_answer_in_the_users_language(tmp_path: Path) -> No
         bot.telegram.user_languages[PAT] = "es-MX"
         await bot.ask(PAT, "/help", "<b>Qué hago</b>")
         assert language_of(bot, PAT) is None
+
+
+async def test_alerts_frame_the_story_in_each_chats_language(tmp_path: Path) -> None:
+    async with chat_bot(tmp_path, items=[story(1, "Old news from the harbour")]) as bot:
+        await bot.ask(HANS, "/subscribe harbour", "Subscribed")
+        await bot.ask(HANS, "/language de", "✅ Sprache: Deutsch")
+        await bot.ask(LUCIA, "/subscribe harbour", "Subscribed")
+        bot.publish(story(2, "Harbour pilots end their strike"))
+        german = await bot.message(HANS, "Harbour pilots end their strike", timeout=15)
+        english = await bot.message(LUCIA, "Harbour pilots end their strike", timeout=15)
+        # The story stays as the feed wrote it; only the words around it are translated.
+        assert "Ganze Meldung lesen</a>" in german.text
+        assert "Read the full story</a>" in english.text
+        await bot.ask(HANS, "/latest harbour", "Ganze Meldung lesen")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -132,3 +134,14 @@ def set_chat_language(
         session.add(chat)
         session.flush()
     return chat.language
+
+
+def chat_languages(*, session: Session, chat_ids: Iterable[int]) -> dict[int, str]:
+    """Return the language of each chat that has one (the outbox renders alerts in it)."""
+    wanted = set(chat_ids)
+    if not wanted:
+        return {}
+    stmt = select(Chat.id, Chat.language).where(
+        col(Chat.id).in_(wanted), col(Chat.language).is_not(None)
+    )
+    return {chat_id: language for chat_id, language in session.exec(stmt) if language}

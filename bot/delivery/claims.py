@@ -20,7 +20,7 @@ from bot.db.models import utcnow
 from bot.delivery.jobs import Job, SenderConfig, new_sender_id
 from bot.delivery.pacing import Pacer
 from bot.delivery.payload import Payloads
-from bot.delivery.render import Alert
+from bot.delivery.render import AlertHtml
 from bot.delivery.results import Results
 from bot.ops import metrics
 
@@ -38,7 +38,7 @@ class OutboxLanes:
         engine: Engine,
         config: SenderConfig,
         sender_id: str | None,
-        alert_html: Callable[[Alert], str],
+        alert_html: AlertHtml,
         chat_burst: int,
     ) -> None:
         self.engine = engine

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +31,10 @@ class Alert:
     link: str | None
     source: str
     published: datetime | None
+
+
+# Renders an alert as HTML, with the words around the story in the translator's language.
+AlertHtml = Callable[[Alert, Translator], str]
 
 
 def esc(text: str) -> str:
