@@ -124,10 +124,12 @@ def build_application(
     )
     door = Door(sender)
     watcher.on_queued = door.wake
-    watcher.on_disabled = feed_handlers.notify_operators(door, settings.admin_ids)
     shared: BotData = application.bot_data
     shared.settings = settings
     shared.services = Services.build(engine=engine, watcher=watcher)
+    watcher.on_disabled = feed_handlers.notify_operators(
+        door, settings.admin_ids, shared.services.chats.language
+    )
     shared.door = door
     shared.watcher = watcher
     shared.catalog_plan = plan
