@@ -30,11 +30,17 @@ async def test_a_german_user_gets_german_start_and_help(tmp_path: Path) -> None:
         bot.telegram.user_languages[HANS] = "de-AT"
         await bot.ask(HANS, "/start", "<b>Willkommen!</b>")
         assert language_of(bot, HANS) == "de"
+        # Built-in topic names are understood as the chat sees them ("Sport" is "Sports").
+        await bot.ask(HANS, "/subscribe sport", "✅ <b>Sport</b> abonniert")
+        assert (
+            bot.subscriptions(HANS)[0][0]
+            == bot.db("SELECT canonical FROM catalog_topic WHERE name = 'Sports'")[0][0]
+        )
         shown = await bot.ask(HANS, "/help", "<b>Was ich tue</b>")
         assert "/language" in shown.text and "What I do" not in shown.text
         # The chat keeps its language when the user's app speaks another one later.
         bot.telegram.user_languages[HANS] = "ru"
-        await bot.ask(HANS, "/topics", "Dieser Chat folgt noch keinen Themen")
+        await bot.ask(HANS, "/topics", "<b>Dieser Chat folgt 1 Thema:</b>")
 
 
 async def test_language_switches_replies_and_bad_codes_change_nothing(tmp_path: Path) -> None:
@@ -66,9 +72,12 @@ async def test_language_buttons_switch_in_place(tmp_path: Path) -> None:
         now = bot.current(menu)
         assert [b["text"] for row in now.buttons for b in row][3] == "✅ 🇷🇺 Русский"
         catalog = await bot.ask(OLGA, "/subscribe", "<b>Выберите темы</b>")
-        answer, _ = await bot.tap(catalog, "Sports", user_id=OLGA)
-        assert answer.text == "✅ Вы следите за Sports"
-        await bot.ask(OLGA, "/topics", "<b>Этот чат следит за 1 темой:</b>")
+        labels = [b["text"] for row in catalog.buttons for b in row]
+        assert "Спорт" in labels and "Sports" not in labels
+        answer, _ = await bot.tap(catalog, "Спорт", user_id=OLGA)
+        assert answer.text == "✅ Вы следите за темой «Спорт»"
+        listed = await bot.ask(OLGA, "/topics", "<b>Этот чат следит за 1 темой:</b>")
+        assert "<b>Спорт</b>" in listed.text
         await bot.ask(OLGA, "/nonsense", "Такой команды я не знаю")
 
 

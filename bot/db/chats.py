@@ -72,7 +72,12 @@ def migrate_chat(*, session: Session, old_id: int, new_id: int) -> None:
     old = session.get(Chat, old_id)
     session.execute(
         upsert.insert(session, Chat)
-        .values(id=new_id, type="supergroup", title=old.title if old else None)
+        .values(
+            id=new_id,
+            type="supergroup",
+            title=old.title if old else None,
+            language=old.language if old else None,
+        )
         .on_conflict_do_update(index_elements=["id"], set_={"active": True})
     )
     moved = sa.select(

@@ -20,6 +20,7 @@ from bot.i18n import ENGLISH, N_, Translator
 from bot.services.catalog import CatalogItem
 from bot.services.subscriptions import MAX_TOPICS_PER_CHAT, ChatTopic, TopicLimitError
 from bot.topics import QueryError
+from bot.topics.catalog import DEFAULT_TOPICS
 
 # callback_data holds at most 64 bytes (Bot API, InlineKeyboardButton): ids, never queries.
 CATALOG_DATA = "tc:"
@@ -65,6 +66,24 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+# The built-in catalog's names are translated where chats see them; operators' own are not.
+_BUILTIN_NAMES = frozenset(name for name, _ in DEFAULT_TOPICS)
+
+
+def catalog_label(name: str, t: Translator = ENGLISH) -> str:
+    """Return a catalog topic's name in the chat's language (built-in names only)."""
+    return t.gettext(name) if name in _BUILTIN_NAMES else name
+
+
+def catalog_name(raw: str, t: Translator) -> str:
+    """Return the built-in name a chat wrote in its language ("Sport" → "Sports"), else raw."""
+    wanted = raw.strip().casefold()
+    for name in _BUILTIN_NAMES:
+        if t.gettext(name).casefold() == wanted:
+            return name
+    return raw
+
+
 def button_id(data: str, prefix: str) -> int | None:
     """Return the id in a button's data, or None when it is not a usable row id."""
     digits = data.removeprefix(prefix)
@@ -78,13 +97,13 @@ def button_id(data: str, prefix: str) -> int | None:
 
 
 def catalog_keyboard(
-    catalog: Sequence[CatalogItem], followed: Iterable[str]
+    catalog: Sequence[CatalogItem], followed: Iterable[str], t: Translator = ENGLISH
 ) -> InlineKeyboardMarkup:
     """Return the catalog as toggle buttons, ✅ on those the chat follows."""
     followed = set(followed)
     buttons = [
         InlineKeyboardButton(
-            f"{'✅ ' if item.canonical in followed else ''}{item.name}",
+            f"{'✅ ' if item.canonical in followed else ''}{catalog_label(item.name, t)}",
             callback_data=button_data(CATALOG_DATA, item.id),
         )
         for item in catalog
@@ -99,7 +118,8 @@ def topics_text(items: Sequence[ChatTopic], t: Translator = ENGLISH) -> str:
         return t.gettext(NO_TOPICS)
     lines = []
     for item in items:
-        label = esc(shorten(item.label, LINE_CHARS))
+        shown = catalog_label(item.label, t) if item.catalog else item.label
+        label = esc(shorten(shown, LINE_CHARS))
         lines.append(f"• <b>{label}</b>" if item.catalog else f"• {label}")
     head = t.ngettext(
         "<b>This chat follows {count} topic:</b>",
@@ -150,12 +170,12 @@ async def subscribe(update: Update, context: Context) -> None:
         if not view.items:
             context.door.reply(message, t.gettext(NO_CATALOG))
         else:
-            keyboard = catalog_keyboard(view.items, view.followed)
+            keyboard = catalog_keyboard(view.items, view.followed, t)
             context.door.reply(message, t.gettext(CATALOG_TEXT), reply_markup=keyboard)
         return
     try:
         done = await context.services.subscriptions.subscribe(
-            chat_info(chat), raw, thread_id=thread_of(message)
+            chat_info(chat), catalog_name(raw, t), thread_id=thread_of(message)
         )
     except QueryError as err:
         await reply(context, update, f"{esc(err.translated(t))}\n{t.gettext(SUBSCRIBE_USAGE)}")
@@ -163,7 +183,7 @@ async def subscribe(update: Update, context: Context) -> None:
     except TopicLimitError:
         await reply(context, update, limit_text(t=t))
         return
-    name = f"<b>{esc(done.label)}</b>"
+    name = f"<b>{esc(catalog_label(done.label, t))}</b>"
     if done.created:
         text = t.gettext("✅ Subscribed to {name}. I'll send an alert when a new story matches.")
     else:
@@ -187,11 +207,11 @@ async def unsubscribe(update: Update, context: Context) -> None:
         await reply(context, update, f"{ask} {t.gettext(UNSUBSCRIBE_USAGE)}")
         return
     try:
-        done = await context.services.subscriptions.unsubscribe(chat.id, raw)
+        done = await context.services.subscriptions.unsubscribe(chat.id, catalog_name(raw, t))
     except QueryError as err:
         await reply(context, update, f"{esc(err.translated(t))}\n{t.gettext(UNSUBSCRIBE_USAGE)}")
         return
-    label = esc(done.label)
+    label = esc(catalog_label(done.label, t))
     if done.removed:
         await reply(
             context, update, t.gettext("Unsubscribed from <b>{label}</b>.").format(label=label)
@@ -255,12 +275,12 @@ async def catalog_button(update: Update, context: Context) -> None:
     if toggled.name is None:
         context.door.answer(query, t.gettext("That topic is no longer in the catalog."))
     elif toggled.subscribed:
-        following = t.gettext("✅ Following {name}").format(name=toggled.name)
+        following = t.gettext("✅ Following {name}").format(name=catalog_label(toggled.name, t))
         context.door.answer(query, shorten(following, ANSWER_CHARS))
     else:
-        stopped = t.gettext("Stopped following {name}").format(name=toggled.name)
+        stopped = t.gettext("Stopped following {name}").format(name=catalog_label(toggled.name, t))
         context.door.answer(query, shorten(stopped, ANSWER_CHARS))
-    keyboard = catalog_keyboard(toggled.view.items, toggled.view.followed)
+    keyboard = catalog_keyboard(toggled.view.items, toggled.view.followed, t)
     context.door.edit_markup(chat.id, message.message_id, keyboard)
 
 
@@ -276,7 +296,7 @@ async def remove_button(update: Update, context: Context) -> None:
     if dropped.label is None:
         context.door.answer(query, t.gettext("This chat no longer follows that topic."))
     else:
-        stopped = t.gettext("Stopped following {name}").format(name=dropped.label)
+        stopped = t.gettext("Stopped following {name}").format(name=catalog_label(dropped.label, t))
         context.door.answer(query, shorten(stopped, ANSWER_CHARS))
     items = dropped.topics
     context.door.edit_text(
