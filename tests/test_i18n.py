@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,11 @@ def test_topic_errors_reach_chats_in_their_language() -> None:
     with pytest.raises(QueryError) as long:
         parse_query("x" * 5000)
     assert "5000" in long.value.translated(translator("ru"))
+
+
+def test_alert_times_use_the_languages_month_names() -> None:
+    when = datetime(2026, 11, 27, 14, 5, tzinfo=UTC)
+    alert = Alert(title="T", summary="S", link=None, source="Wire", published=when)
+    assert "Wire · 27 Nov 2026, 14:05 UTC" in render_alert(alert)
+    assert "Wire · 27 нояб. 2026, 14:05 UTC" in render_alert(alert, translator("ru"))
+    assert "Wire · 27 Nov. 2026, 14:05 UTC" in render_alert(alert, translator("de"))

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.i18n import ENGLISH, N_, Translator
+from babel.dates import format_datetime
+
+from bot.i18n import DEFAULT, ENGLISH, N_, Translator
 
 # Telegram counts a text's length after entity parsing (Bot API, sendMessage: 1-4096 characters).
 MAX_MESSAGE_CHARS = 4096
@@ -94,12 +96,14 @@ def _cut(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
-def format_time(when: datetime | None) -> str:
-    """Return a short UTC time stamp, e.g. '27 Nov 2026, 14:05 UTC'."""
+def format_time(when: datetime | None, lang: str = DEFAULT) -> str:
+    """Return a short UTC time stamp, e.g. '27 Nov 2026, 14:05 UTC' ('27.11.2026, 14:05 UTC')."""
     if when is None:
         return ""
     when = when.astimezone(UTC)
-    return f"{when.day} {when:%b %Y, %H:%M} UTC"
+    if lang == DEFAULT:
+        return f"{when.day} {when:%b %Y, %H:%M} UTC"
+    return format_datetime(when, "d MMM y, HH:mm", tzinfo=UTC, locale=lang) + " UTC"
 
 
 def safe_link(link: str | None) -> str | None:
@@ -119,7 +123,8 @@ def render_alert(alert: Alert, t: Translator = ENGLISH) -> str:
     """
     read_more = t.gettext(READ_MORE)
     title = _cut(alert.title or t.gettext(UNTITLED), MAX_TITLE_CHARS)
-    meta = " · ".join(p for p in (alert.source, format_time(alert.published)) if p)
+    lang = t.info().get("language", DEFAULT)
+    meta = " · ".join(p for p in (alert.source, format_time(alert.published, lang)) if p)
     link = safe_link(alert.link)
     tail = []
     if meta:
