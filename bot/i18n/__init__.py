@@ -14,9 +14,15 @@ Write placeholders as `{name}` and fill them with `.format()` after translating,
 f-strings inside `gettext(...)`: the catalog holds the text with its placeholders. Keep HTML
 tags in the msgid; translators keep them as they are.
 
-Handlers get the chat's translator with `bot.handlers.context.chat_translator`. The .po files
-are read at run time (and compiled in memory once per language), so no compiled .mo files
-ship. README "Translating" lists the pybabel commands that extract and update the catalogs.
+Handlers get the chat's translator with `await chat_translator(update, context)` (from
+bot.handlers.context; the chat's language is read once and remembered for a minute); jobs
+with only a chat id use `translator(await stored_language(context, chat_id))`. Pure
+functions that build texts take `t: Translator = ENGLISH` as their last parameter, so callers
+that pass nothing get English.
+
+The .po files are read at run time (and compiled in memory once per language), so no
+compiled .mo files ship. A new text fails tests/test_i18n.py until every catalog translates
+it: README "Translating" lists the pybabel commands that extract and update the catalogs.
 """
 
 from __future__ import annotations
@@ -77,13 +83,16 @@ def catalog_path(lang: str) -> Traversable:
     return files("bot").joinpath("locale", lang, "LC_MESSAGES", f"{DOMAIN}.po")
 
 
-@cache
 def translator(lang: str | None) -> Translator:
     """Return the translator for a language (English for None or an unsupported one).
 
     The .po file is compiled in memory on first use and kept for the process's life.
     """
-    lang = lang if lang in SUPPORTED else DEFAULT
+    return _load(lang if lang in SUPPORTED else DEFAULT)
+
+
+@cache
+def _load(lang: str) -> Translator:
     if lang == DEFAULT:
         return ENGLISH
     with catalog_path(lang).open("rb") as source:
