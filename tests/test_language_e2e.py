@@ -106,6 +106,7 @@ async def test_in_groups_only_administrators_change_the_language(tmp_path: Path)
 
 async def test_the_command_menu_speaks_each_language(tmp_path: Path) -> None:
     async with chat_bot(tmp_path) as bot:
+        await bot.ask(PAT, "/help", "<b>What I do</b>")
         english = {c["command"]: c["description"] for c in bot.telegram.commands()}
         german = {c["command"]: c["description"] for c in bot.telegram.commands(language_code="de")}
         russian = bot.telegram.commands(language_code="ru")
