@@ -32,10 +32,12 @@ from bot.handlers import broadcast as bc_handlers
 from bot.handlers import catalog as catalog_handlers
 from bot.handlers import commands, guard
 from bot.handlers import feeds as feed_handlers
+from bot.handlers import language as language_handlers
 from bot.handlers import settings as settings_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import topics as topic_handlers
 from bot.handlers.context import CONTEXT_TYPES, BotData
+from bot.i18n import DEFAULT, N_, SUPPORTED, translator
 from bot.ingest.scheduler import run_polls
 from bot.ingest.topic_cache import TopicCache
 from bot.ingest.watcher import FeedWatcher
@@ -51,19 +53,27 @@ log = logging.getLogger(__name__)
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 MENU = [
-    BotCommand("subscribe", "Follow a topic, e.g. /subscribe kosovo"),
-    BotCommand("unsubscribe", "Stop following a topic"),
-    BotCommand("topics", "List this chat's topics"),
-    BotCommand("testtopic", "Try a topic on the newest stories"),
-    BotCommand("latest", "The newest story, e.g. /latest nato"),
-    BotCommand("settings", "Instant alerts or digests, quiet hours, time zone"),
-    BotCommand("digest", "Digests at set times, e.g. /digest 08:00 18:00"),
-    BotCommand("quiet", "Quiet hours, e.g. /quiet 22:00-07:00"),
-    BotCommand("timezone", "This chat's time zone, e.g. /timezone Berlin"),
-    BotCommand("previews", "Link previews on or off"),
-    BotCommand("help", "What I do and how"),
-    BotCommand("start", "Start receiving alerts"),
+    BotCommand("subscribe", N_("Follow a topic, e.g. /subscribe kosovo")),
+    BotCommand("unsubscribe", N_("Stop following a topic")),
+    BotCommand("topics", N_("List this chat's topics")),
+    BotCommand("testtopic", N_("Try a topic on the newest stories")),
+    BotCommand("latest", N_("The newest story, e.g. /latest nato")),
+    BotCommand("settings", N_("Instant alerts or digests, quiet hours, time zone")),
+    BotCommand("digest", N_("Digests at set times, e.g. /digest 08:00 18:00")),
+    BotCommand("quiet", N_("Quiet hours, e.g. /quiet 22:00-07:00")),
+    BotCommand("timezone", N_("This chat's time zone, e.g. /timezone Berlin")),
+    BotCommand("previews", N_("Link previews on or off")),
+    BotCommand("language", N_("Choose the language I answer in")),
+    BotCommand("help", N_("What I do and how")),
+    BotCommand("start", N_("Start receiving alerts")),
 ]
+
+
+def menu(lang: str) -> list[BotCommand]:
+    """Return the command menu with its descriptions in the language."""
+    t = translator(lang)
+    return [BotCommand(c.command, t.gettext(c.description)) for c in MENU]
+
 
 # Commands arrive as messages in chats and groups, and as channel posts in channels.
 COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
@@ -123,10 +133,12 @@ def build_application(
     )
     door = Door(sender)
     watcher.on_queued = door.wake
-    watcher.on_disabled = feed_handlers.notify_operators(door, settings.admin_ids)
     shared: BotData = application.bot_data
     shared.settings = settings
     shared.services = Services.build(engine=engine, watcher=watcher)
+    watcher.on_disabled = feed_handlers.notify_operators(
+        door, settings.admin_ids, shared.services.chats.language
+    )
     shared.door = door
     shared.watcher = watcher
     shared.catalog_plan = plan
@@ -151,6 +163,12 @@ def build_application(
     add(CallbackQueryHandler(settings_handlers.settings_button, pattern=r"^st:"))
     add(CallbackQueryHandler(alert_handlers.alert_button, pattern=ALERT_PATTERN))
     add(CallbackQueryHandler(alert_handlers.backfill_button, pattern=BACKFILL_PATTERN))
+    add(CommandHandler("language", language_handlers.language, filters=COMMAND_UPDATES))
+    add(
+        CallbackQueryHandler(
+            language_handlers.language_button, pattern=language_handlers.LANGUAGE_PATTERN
+        )
+    )
     # Before every other handler: commands and button presses past the per-user rate stop here.
     add(TypeHandler(Update, guard.RateLimiter()), group=-1)
     add(CommandHandler("broadcast", bc_handlers.broadcast, filters=COMMAND_UPDATES))
@@ -202,6 +220,10 @@ async def _post_init(application: AnyApplication) -> None:
         if added:
             log.info("added %d feeds from FEEDS", added)
     await application.bot.set_my_commands(MENU)
+    # Telegram shows each user the menu of their app's language, when there is one.
+    for lang in SUPPORTED:
+        if lang != DEFAULT:
+            await application.bot.set_my_commands(menu(lang), language_code=lang)
     jobs = application.job_queue
     assert jobs is not None, "python-telegram-bot's job-queue extra is required"
     job_kwargs = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}

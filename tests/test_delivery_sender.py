@@ -307,7 +307,7 @@ async def test_migrated_group_gets_its_messages_at_the_new_id(
 async def test_render_bug_is_resent_as_plain_text_and_logged(
     sqlite_engine: Engine, tg: ClockedTelegram, caplog: pytest.LogCaptureFixture, bug: str
 ) -> None:
-    def broken(a: Alert) -> str:
+    def broken(a: Alert, t: object = None) -> str:
         return f"<b>{esc(a.title)}" if bug == "broken tag" else esc(a.title) * 400
 
     alert(sqlite_engine, "Ferry timetable changes", [5])

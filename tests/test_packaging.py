@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -46,3 +48,36 @@ def test_every_listed_package_exists() -> None:
         assert root is not None, package
         folder = ROOT / folders[root] / Path(*package.removeprefix(root).split(".")[1:])
         assert (folder / "__init__.py").exists(), package
+
+
+def test_every_translation_matches_the_package_data() -> None:
+    globs = setuptools_config()["package-data"]
+    assert isinstance(globs, dict)
+    catalogs = sorted((ROOT / "bot" / "locale").glob("*/LC_MESSAGES/*.po"))
+    assert len(catalogs) >= 3
+    for catalog in catalogs:
+        inside = catalog.relative_to(ROOT / "bot")
+        assert any(inside.match(pattern) for pattern in globs["bot"]), inside
+
+
+def test_a_plain_install_ships_the_translations(tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), "."],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    check = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import bot.i18n as i; "
+        "assert i.__file__.startswith(sys.argv[1]), i.__file__; "
+        "print(i.translator('de').gettext('Read the full story'))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", check, str(target)],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert found.stdout.strip() == "Ganze Meldung lesen"

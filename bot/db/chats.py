@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -78,7 +80,12 @@ def migrate_chat(*, session: Session, old_id: int, new_id: int) -> None:
     old = session.get(Chat, old_id)
     session.execute(
         upsert.insert(session, Chat)
-        .values(id=new_id, type="supergroup", title=old.title if old else None)
+        .values(
+            id=new_id,
+            type="supergroup",
+            title=old.title if old else None,
+            language=old.language if old else None,
+        )
         .on_conflict_do_update(index_elements=["id"], set_={"active": True})
     )
     moved = sa.select(
@@ -133,3 +140,36 @@ def migrate_chat(*, session: Session, old_id: int, new_id: int) -> None:
     if old is not None:
         old.active = False
         session.add(old)
+
+
+def chat_language(*, session: Session, chat_id: int) -> str | None:
+    """Return the chat's language, or None when it has none (or is unknown)."""
+    stmt = select(Chat.language).where(Chat.id == chat_id)
+    return session.exec(stmt).first()
+
+
+def set_chat_language(
+    *, session: Session, chat_id: int, language: str, only_if_unset: bool = False
+) -> str | None:
+    """Store the chat's language (the chat must exist); return the language it has now.
+
+    With only_if_unset, a language the chat already has stays.
+    """
+    chat = _chat(session, chat_id)
+    if chat.language is None or not only_if_unset:
+        chat.language = language
+        chat.updated_at = utcnow()
+        session.add(chat)
+        session.flush()
+    return chat.language
+
+
+def chat_languages(*, session: Session, chat_ids: Iterable[int]) -> dict[int, str]:
+    """Return the language of each chat that has one (the outbox renders alerts in it)."""
+    wanted = set(chat_ids)
+    if not wanted:
+        return {}
+    stmt = select(Chat.id, Chat.language).where(
+        col(Chat.id).in_(wanted), col(Chat.language).is_not(None)
+    )
+    return {chat_id: language for chat_id, language in session.exec(stmt) if language}

@@ -78,6 +78,8 @@ class Chat(SQLModel, table=True):
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    # The chat's language ("de"); None until it chooses one or starts the bot.
+    language: str | None = Field(default=None, max_length=8)
 
 
 class Topic(SQLModel, table=True):

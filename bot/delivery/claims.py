@@ -22,9 +22,10 @@ from bot.delivery.alert_buttons import parse_topic_ids, personalize
 from bot.delivery.jobs import Job, SenderConfig, new_sender_id
 from bot.delivery.pacing import Pacer
 from bot.delivery.payload import Payloads
-from bot.delivery.render import Alert
+from bot.delivery.render import Alert, AlertHtml
 from bot.delivery.results import Results
 from bot.delivery.story_edits import edited_alert
+from bot.i18n import translator
 from bot.ops import metrics
 from bot.stories.alerts import Source, also_sources
 
@@ -44,7 +45,7 @@ class OutboxLanes:
         engine: Engine,
         config: SenderConfig,
         sender_id: str | None,
-        alert_html: Callable[[Alert], str],
+        alert_html: AlertHtml,
         chat_burst: int,
     ) -> None:
         self.engine = engine
@@ -280,7 +281,8 @@ class OutboxLanes:
                 )
                 alerted = Source(name=payload.source, link=entry.link)
                 others, more = also_sources(payload.others, alerted=alerted)
-                html, plain = edited_alert(alert, others, more, alert_html=self._alert_html)
+                t = translator(self._payloads.language(row.chat_id))
+                html, plain = edited_alert(alert, others, more, alert_html=self._alert_html, t=t)
                 ids = parse_topic_ids(payload.topic_ids)
                 refs = mutes.topic_refs(session=session, topic_ids=ids)
                 topics = [(t, refs[t].tag, refs[t].label) for t in ids if t in refs]

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from babel.dates import format_datetime
+
+from bot.i18n import DEFAULT, ENGLISH, N_, Translator
 
 # Telegram counts a text's length after entity parsing (Bot API, sendMessage: 1-4096 characters).
 MAX_MESSAGE_CHARS = 4096
@@ -14,7 +19,8 @@ MAX_ANSWER_CHARS = 200
 # Bot API, InlineKeyboardButton: callback_data, 1-64 bytes.
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_TITLE_CHARS = 300
-READ_MORE = "Read the full story"
+READ_MORE = N_("Read the full story")
+UNTITLED = N_("(untitled)")
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -27,6 +33,10 @@ class Alert:
     link: str | None
     source: str
     published: datetime | None
+
+
+# Renders an alert as HTML, with the words around the story in the translator's language.
+AlertHtml = Callable[[Alert, Translator], str]
 
 
 def esc(text: str) -> str:
@@ -86,12 +96,14 @@ def _cut(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
-def format_time(when: datetime | None) -> str:
-    """Return a short UTC time stamp, e.g. '27 Nov 2026, 14:05 UTC'."""
+def format_time(when: datetime | None, lang: str = DEFAULT) -> str:
+    """Return a short UTC time stamp, e.g. '27 Nov 2026, 14:05 UTC' ('27.11.2026, 14:05 UTC')."""
     if when is None:
         return ""
     when = when.astimezone(UTC)
-    return f"{when.day} {when:%b %Y, %H:%M} UTC"
+    if lang == DEFAULT:
+        return f"{when.day} {when:%b %Y, %H:%M} UTC"
+    return format_datetime(when, "d MMM y, HH:mm", tzinfo=UTC, locale=lang) + " UTC"
 
 
 def safe_link(link: str | None) -> str | None:
@@ -104,18 +116,25 @@ def safe_link(link: str | None) -> str | None:
     return link if len(link) <= 2048 else None
 
 
-def render_alert(alert: Alert) -> str:
-    """Return the alert as HTML: bold headline, summary, source and time, link."""
-    title = _cut(alert.title or "(untitled)", MAX_TITLE_CHARS)
-    meta = " · ".join(p for p in (alert.source, format_time(alert.published)) if p)
+def render_alert(alert: Alert, t: Translator = ENGLISH) -> str:
+    """Return the alert as HTML: bold headline, summary, source and time, link.
+
+    The story stays in its own language; `t` translates the words around it.
+    """
+    read_more = t.gettext(READ_MORE)
+    title = _cut(alert.title or t.gettext(UNTITLED), MAX_TITLE_CHARS)
+    lang = t.info().get("language", DEFAULT)
+    meta = " · ".join(p for p in (alert.source, format_time(alert.published, lang)) if p)
     link = safe_link(alert.link)
     tail = []
     if meta:
         tail.append(f"<i>{esc(_cut(meta, 200))}</i>")
     if link:
-        tail.append(f'<a href="{esc_attr(link)}">{READ_MORE}</a>')
+        tail.append(f'<a href="{esc_attr(link)}">{esc(read_more)}</a>')
     # Budget the summary on visible characters so the whole message stays under the limit.
-    visible_fixed = utf16_len(title) + utf16_len(_cut(meta, 200)) + (len(READ_MORE) if link else 0)
+    visible_fixed = (
+        utf16_len(title) + utf16_len(_cut(meta, 200)) + (utf16_len(read_more) if link else 0)
+    )
     budget = MAX_MESSAGE_CHARS - visible_fixed - 8
     summary = _cut(alert.summary, budget) if alert.summary.strip() else ""
     blocks = [f"<b>{esc(title)}</b>"]

@@ -29,7 +29,6 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 from sqlalchemy.engine import Engine
@@ -43,7 +42,7 @@ from bot.delivery.breaker import Breaker
 from bot.delivery.claims import OutboxLanes
 from bot.delivery.jobs import Job, SenderConfig
 from bot.delivery.policy import Action, Outcome, classify, is_link_failure, result_for
-from bot.delivery.render import Alert, render_alert
+from bot.delivery.render import AlertHtml, render_alert
 from bot.delivery.replies import REPLY_SHARE, Reply, ReplyLane, reply_next
 from bot.delivery.results import log_result
 from bot.ops import metrics
@@ -83,7 +82,7 @@ class Sender(OutboxLanes):
         config: SenderConfig | None = None,
         owns_bot: bool = False,
         sender_id: str | None = None,
-        alert_html: Callable[[Alert], str] = render_alert,
+        alert_html: AlertHtml = render_alert,
         replies: ReplyLane | None = None,
     ) -> None:
         super().__init__(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.delivery.render import (
     MAX_MESSAGE_CHARS,
     Alert,
+    AlertHtml,
     esc,
     esc_attr,
     render_plain,
@@ -16,13 +17,13 @@ from bot.delivery.render import (
     utf16_len,
     visible_text,
 )
+from bot.i18n import ENGLISH, Translator
 from bot.stories.alerts import Source
 
-ALSO = "Also: "
 MAX_SOURCE_CHARS = 60
 
 
-def _names(sources: Sequence[Source], more: int, *, html: bool) -> str:
+def _names(sources: Sequence[Source], more: int, *, html: bool, t: Translator) -> str:
     parts = []
     for source in sources:
         name = utf16_cut(" ".join(source.name.split()), MAX_SOURCE_CHARS)
@@ -33,18 +34,20 @@ def _names(sources: Sequence[Source], more: int, *, html: bool) -> str:
             parts.append(esc(name) if html else name)
     text = ", ".join(parts)
     if more:
-        text += f" and {more} more"
-    return ALSO + text
+        text = t.ngettext("{names} and {count} more", "{names} and {count} more", more).format(
+            names=text, count=more
+        )
+    return t.gettext("Also: {sources}").format(sources=text)
 
 
-def also_line(sources: Sequence[Source], more: int = 0) -> str:
+def also_line(sources: Sequence[Source], more: int = 0, t: Translator = ENGLISH) -> str:
     """Return the "Also:" line as HTML: each source's name linked to its report, escaped."""
-    return _names(sources, more, html=True)
+    return _names(sources, more, html=True, t=t)
 
 
-def also_plain(sources: Sequence[Source], more: int = 0) -> str:
+def also_plain(sources: Sequence[Source], more: int = 0, t: Translator = ENGLISH) -> str:
     """Return the "Also:" line as plain text."""
-    return _names(sources, more, html=False)
+    return _names(sources, more, html=False, t=t)
 
 
 def edited_alert(
@@ -52,7 +55,8 @@ def edited_alert(
     sources: Sequence[Source],
     more: int = 0,
     *,
-    alert_html: Callable[[Alert], str],
+    alert_html: AlertHtml,
+    t: Translator = ENGLISH,
 ) -> tuple[str, str]:
     """Return (HTML, plain text) of the alert with its "Also:" line, within Telegram's 4096.
 
@@ -60,16 +64,16 @@ def edited_alert(
     cut, never the headline or the line.
     """
     if not sources and not more:
-        return alert_html(alert), render_plain(alert)
-    line, plain_line = also_line(sources, more), also_plain(sources, more)
+        return alert_html(alert, t), render_plain(alert)
+    line, plain_line = also_line(sources, more, t), also_plain(sources, more, t)
     room = MAX_MESSAGE_CHARS - utf16_len(plain_line) - 2
-    html = alert_html(alert)
+    html = alert_html(alert, t)
     if utf16_len(visible_text(html)) > room:
-        bare = utf16_len(visible_text(alert_html(replace(alert, summary=""))))
+        bare = utf16_len(visible_text(alert_html(replace(alert, summary=""), t)))
         allowed = max(0, room - bare - 4)  # the blank line before the summary, and slack
         summary = " ".join(alert.summary.split())
         alert = replace(alert, summary=utf16_cut(summary, allowed) if allowed > 1 else "")
-        html = alert_html(alert)
+        html = alert_html(alert, t)
     plain = render_plain(alert)
     plain = utf16_cut(plain, max(0, room)) + "\n\n" + plain_line
     return html + "\n\n" + line, plain

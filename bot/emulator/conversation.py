@@ -125,7 +125,9 @@ class Conversation(EmulatorState):
                 {
                     "callback_query": {
                         "id": query_id,
-                        "from": user_json(user_id, username),
+                        "from": user_json(
+                            user_id, username, self.user_languages.get(user_id, "en")
+                        ),
                         "message": message,
                         "chat_instance": str(abs(chat_id) * 7 + 11),
                         "data": data,

@@ -10,13 +10,13 @@ JSON = dict[str, Any]
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "left", "kicked"})
 
 
-def user_json(user_id: int, username: str | None = None) -> JSON:
-    """Return the User object of a person."""
+def user_json(user_id: int, username: str | None = None, language_code: str = "en") -> JSON:
+    """Return the User object of a person (language_code: their Telegram app's language)."""
     user: JSON = {
         "id": user_id,
         "is_bot": False,
         "first_name": f"User {user_id}",
-        "language_code": "en",
+        "language_code": language_code,
     }
     if username:
         user["username"] = username

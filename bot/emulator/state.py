@@ -93,6 +93,8 @@ class EmulatorState:
         self._requests: list[RequestRecord] = []
         self._chats: dict[int, ChatInfo] = {}
         self._users: dict[int, str | None] = {}
+        # Each user's app language (language_code in updates); "en" unless set.
+        self.user_languages: dict[int, str] = {}
         self._members: dict[tuple[int, int], str] = {}
         self._commands: dict[tuple[str, str], list[JSON]] = {}
         self._webhook_url = ""
@@ -225,7 +227,9 @@ class EmulatorState:
         else:
             sender = user_id if user_id is not None else self._default_user(chat_id, info.type)
             self._users[sender] = username or self._users.get(sender)
-            message["from"] = user_json(sender, self._users[sender])
+            message["from"] = user_json(
+                sender, self._users[sender], self.user_languages.get(sender, "en")
+            )
         if message_thread_id is not None:
             message["message_thread_id"] = message_thread_id
         if is_topic_message:

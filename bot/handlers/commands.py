@@ -8,8 +8,17 @@ from telegram import Update
 from telegram.error import NetworkError
 
 from bot.delivery.render import Alert, esc, render_alert
-from bot.handlers.context import Context, chat_info, command_text, reply, sender_is_admin
+from bot.handlers.context import (
+    Context,
+    chat_info,
+    chat_translator,
+    command_text,
+    known_translator,
+    reply,
+    sender_is_admin,
+)
 from bot.handlers.topics import shorten
+from bot.i18n import ENGLISH, N_, Translator, negotiate, translator
 from bot.services.stories import Story, TopicTest
 from bot.topics import QueryError
 
@@ -17,7 +26,7 @@ log = logging.getLogger(__name__)
 
 HEADLINE_CHARS = 100
 
-HELP = (
+HELP = N_(
     "<b>What I do</b>\n"
     "I watch news feeds and send you a short summary with a link as soon as a story "
     "matches one of your topics.\n\n"
@@ -39,6 +48,7 @@ HELP = (
     "/timezone <i>zone</i> — e.g. <code>/timezone Europe/Berlin</code> or "
     "<code>/timezone Tokyo</code>\n"
     "/previews <i>on|off</i> — link previews in alerts\n"
+    "/language — the language I answer in, e.g. <code>/language de</code>\n"
     "/help — this message\n\n"
     "<b>Topics</b>: words must all appear (<code>nato russia</code>); "
     '<code>"quoted phrases"</code>; <code>OR</code> between alternatives '
@@ -46,26 +56,26 @@ HELP = (
     '(<code>sports</code>) means that topic; quote it (<code>"sports"</code>) for the word.\n'
     "In groups and channels, only administrators can change the topics."
 )
-ADMIN_HELP = (
+ADMIN_HELP = N_(
     "\n\n<b>Operators</b>\n/broadcast <i>text</i> — message every chat, after a preview"
     "\n/feeds [<i>page</i>] — the feeds with their health · /addfeed <i>URL</i> · "
     "/removefeed <i>URL or number</i> · /exportfeeds · /importfeeds (caption of, or reply to, "
     "an .opml file)"
 )
-CATALOG_ADMIN_HELP = (
+CATALOG_ADMIN_HELP = N_(
     "\n/addtopic <i>NAME QUERY</i> · /removetopic <i>NAME</i> — the topic list /subscribe shows"
 )
 
-TESTTOPIC_USAGE = "Usage: /testtopic TOPIC, for example <code>/testtopic nato OR kosovo</code>"
-LATEST_USAGE = "Usage: /latest [TOPIC] [N], e.g. /latest nato 3"
-WELCOME = (
+TESTTOPIC_USAGE = N_("Usage: /testtopic TOPIC, for example <code>/testtopic nato OR kosovo</code>")
+LATEST_USAGE = N_("Usage: /latest [TOPIC] [N], e.g. /latest nato 3")
+WELCOME = N_(
     "👋 <b>Welcome!</b> I send breaking news alerts: a headline, a two-sentence summary "
     "and a link, as soon as a story matches a topic you follow.\n\n"
     "Send /subscribe to pick topics from a list, or follow any words: "
     "<code>/subscribe kosovo</code>. <code>/latest</code> shows the newest story; "
     "/help lists everything."
 )
-APOLOGY = "Sorry, something went wrong on my side. Please try again in a minute."
+APOLOGY = N_("Sorry, something went wrong on my side. Please try again in a minute.")
 
 
 def alert_of(story: Story) -> Alert:
@@ -79,25 +89,28 @@ def alert_of(story: Story) -> Alert:
     )
 
 
-def topic_test_text(test: TopicTest) -> str:
+def topic_test_text(test: TopicTest, t: Translator = ENGLISH) -> str:
     """Return /testtopic's answer: a count and the headlines, ✅ where the topic matches."""
     label = test.label
     name = f"<b>{esc(label)}</b>"
     total = len(test.headlines)
     if not total:
-        return "No stories are stored yet — try again after the next feed check."
+        return t.gettext("No stories are stored yet — try again after the next feed check.")
     counts = test.sources or (1,) * total
     lines = [
         f"{'✅' if hit else '—'} {esc(shorten(title, HEADLINE_CHARS))}"
-        + (f" ({n} sources)" if n > 1 else "")
+        + (t.ngettext(" ({n} source)", " ({n} sources)", n).format(n=n) if n > 1 else "")
         for (title, hit), n in zip(test.headlines, counts, strict=True)
     ]
-    stories = "story" if total == 1 else "stories"
-    head = f"🔎 {name} matches {test.matched} of the {total} newest {stories}:"
-    tail = (
-        f"\n\nFollow it with <code>/subscribe {esc(label)}</code>."
+    head = t.ngettext(
+        "🔎 {name} matches {matched} of the {total} newest story:",
+        "🔎 {name} matches {matched} of the {total} newest stories:",
+        total,
+    ).format(name=name, matched=test.matched, total=total)
+    tail = "\n\n" + (
+        t.gettext("Follow it with <code>/subscribe {label}</code>.").format(label=esc(label))
         if test.matched
-        else "\n\nNone match: try fewer words, OR between alternatives, or a shorter phrase."
+        else t.gettext("None match: try fewer words, OR between alternatives, or a shorter phrase.")
     )
     return head + "\n" + "\n".join(lines) + tail
 
@@ -107,63 +120,79 @@ async def start(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    await context.services.chats.start(chat_info(chat))
-    await reply(context, update, WELCOME)
+    user = update.effective_user
+    language = negotiate(user.language_code) if user is not None else None
+    stored = await context.services.chats.start(chat_info(chat), language=language)
+    context.bot_data.languages.put(chat.id, stored)
+    await reply(context, update, translator(stored).gettext(WELCOME))
 
 
 async def help_command(update: Update, context: Context) -> None:
     """List the commands with an example each."""
+    t = await chat_translator(update, context)
     operator = sender_is_admin(update, context)
-    await reply(context, update, HELP + (ADMIN_HELP + CATALOG_ADMIN_HELP if operator else ""))
+    extra = t.gettext(ADMIN_HELP) + t.gettext(CATALOG_ADMIN_HELP) if operator else ""
+    await reply(context, update, t.gettext(HELP) + extra)
 
 
 async def testtopic(update: Update, context: Context) -> None:
     """Show which of the newest stored stories a topic would match."""
+    t = await chat_translator(update, context)
     raw = command_text(update)
     if not raw:
-        await reply(context, update, f"Tell me which topic to try. {TESTTOPIC_USAGE}")
+        ask = t.gettext("Tell me which topic to try.")
+        await reply(context, update, f"{ask} {t.gettext(TESTTOPIC_USAGE)}")
         return
     try:
         result = await context.services.stories.test_topic(raw)
     except QueryError as err:
-        await reply(context, update, f"{esc(str(err))}\n{TESTTOPIC_USAGE}")
+        await reply(context, update, f"{esc(err.translated(t))}\n{t.gettext(TESTTOPIC_USAGE)}")
         return
-    await reply(context, update, topic_test_text(result))
+    await reply(context, update, topic_test_text(result, t))
 
 
 async def latest(update: Update, context: Context) -> None:
     """Show the newest stored story, or the newest ones matching a topic."""
+    t = await chat_translator(update, context)
     try:
         found = await context.services.stories.latest(command_text(update))
     except QueryError as err:
-        await reply(context, update, f"{esc(str(err))}\n{LATEST_USAGE}")
+        await reply(context, update, f"{esc(err.translated(t))}\n{t.gettext(LATEST_USAGE)}")
         return
     if not found.stories:
         if found.request.query is None:
             await reply(
-                context, update, "No stories yet — I'll have some after the next feed check."
+                context,
+                update,
+                t.gettext("No stories yet — I'll have some after the next feed check."),
             )
         else:
             label = esc(found.request.label)
             await reply(
                 context,
                 update,
-                f"No stored story matches <b>{label}</b> yet. "
-                f"<code>/subscribe {label}</code> to get the next one.",
+                t.gettext(
+                    "No stored story matches <b>{label}</b> yet. "
+                    "<code>/subscribe {label}</code> to get the next one."
+                ).format(label=label),
             )
         return
     for story in found.stories:
-        await reply(context, update, render_alert(alert_of(story)))
+        await reply(context, update, render_alert(alert_of(story), t))
 
 
 async def other_text(update: Update, context: Context) -> None:
     """Point people who write plain text in a private chat to /help."""
-    await reply(context, update, "I understand commands only. /help lists them.")
+    t = await chat_translator(update, context)
+    await reply(context, update, t.gettext("I understand commands only. /help lists them."))
 
 
 async def unknown_command(update: Update, context: Context) -> None:
     """Answer a command the bot doesn't have."""
-    await reply(context, update, "I don't know that command. /help lists the ones I have.")
+    t = await chat_translator(update, context)
+    await reply(
+        context, update, t.gettext("I don't know that command. /help lists the ones I have.")
+    )
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -176,4 +205,6 @@ async def on_error(update: object, context: Context) -> None:
     log.error("handler failed: %s", type(err).__name__, exc_info=err)
     the_door = context.bot_data.door
     if isinstance(update, Update) and update.effective_message is not None and the_door:
-        the_door.reply(update.effective_message, APOLOGY, parse_mode=None)
+        # No database read here: the failure may be the database's.
+        t = known_translator(update, context)
+        the_door.reply(update.effective_message, t.gettext(APOLOGY), parse_mode=None)

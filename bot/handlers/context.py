@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,12 +18,40 @@ from telegram.ext import CallbackContext, ContextTypes, ExtBot
 from bot.config import Settings
 from bot.delivery.door import Door
 from bot.handlers.admins import AdminCache
+from bot.i18n import Translator, negotiate, translator
 from bot.ingest.watcher import FeedWatcher
 from bot.services import Services
 from bot.services.base import ChatInfo
 from bot.topics.catalog import CatalogPlan
 
 _COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?\s*", re.ASCII)
+# Another process (a standby taking over) may change a chat's language: remember it briefly.
+LANGUAGE_TTL_SECONDS = 60.0
+LANGUAGE_CACHE_SIZE = 10_000
+
+
+class LanguageCache:
+    """Each chat's stored language (None: it has none), remembered for `ttl` seconds."""
+
+    def __init__(
+        self, *, ttl: float = LANGUAGE_TTL_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._known: dict[int, tuple[str | None, float]] = {}
+
+    def get(self, chat_id: int) -> tuple[str | None] | None:
+        """Return (language,) when remembered, else None."""
+        found = self._known.get(chat_id)
+        if found is None or self._clock() >= found[1]:
+            return None
+        return (found[0],)
+
+    def put(self, chat_id: int, language: str | None) -> None:
+        """Remember the chat's language (after reading or changing it)."""
+        if len(self._known) >= LANGUAGE_CACHE_SIZE:
+            self._known.clear()
+        self._known[chat_id] = (language, self._clock() + self.ttl)
 
 
 class BotData:
@@ -36,6 +65,8 @@ class BotData:
         self.catalog_plan: CatalogPlan | None = None
         # Who administers which chat, remembered briefly (bot/handlers/guard.py).
         self.admin_cache = AdminCache()
+        # Which language each chat reads (bot/handlers/context.py, chat_translator).
+        self.languages = LanguageCache()
         # broadcast id -> (when its progress was last shown, the text shown)
         self.broadcast_progress: dict[int, tuple[float, str]] = {}
         # Background tasks of a running application (the door, the poll scheduler).
@@ -106,3 +137,43 @@ async def reply(context: Context, update: Update, text: str) -> None:
     message = update.effective_message
     if message is not None:
         context.door.reply(message, text)
+
+
+async def stored_language(context: Context, chat_id: int) -> str | None:
+    """Return the chat's stored language (None: it has none), read at most once a minute."""
+    known = context.bot_data.languages.get(chat_id)
+    if known is not None:
+        return known[0]
+    stored = await context.services.chats.language(chat_id)
+    context.bot_data.languages.put(chat_id, stored)
+    return stored
+
+
+async def chat_language(update: Update, context: Context) -> str:
+    """Return the language to answer the update in.
+
+    The chat's own language when it has one; otherwise the sender's Telegram language
+    ("de-AT" → "de"), English when that is unknown.
+    """
+    chat = update.effective_chat
+    stored = await stored_language(context, chat.id) if chat is not None else None
+    if stored is not None:
+        return negotiate(stored)
+    user = update.effective_user
+    return negotiate(user.language_code if user is not None else None)
+
+
+async def chat_translator(update: Update, context: Context) -> Translator:
+    """Return the translator for the chat the update comes from (see chat_language)."""
+    return translator(await chat_language(update, context))
+
+
+def known_translator(update: Update, context: Context) -> Translator:
+    """Return a translator without reading the database: the chat's remembered language,
+    else the sender's Telegram language (for the rate limiter and error apologies)."""
+    chat = update.effective_chat
+    known = context.bot_data.languages.get(chat.id) if chat is not None else None
+    if known is not None and known[0] is not None:
+        return translator(negotiate(known[0]))
+    user = update.effective_user
+    return translator(negotiate(user.language_code if user is not None else None))

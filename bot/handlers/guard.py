@@ -13,7 +13,8 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.handlers.context import Context
+from bot.handlers.context import Context, known_translator
+from bot.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,8 @@ Clock = Callable[[], float]
 COMMANDS_PER_MINUTE = 20
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 
-MANAGE_REFUSAL = "Only this chat's administrators can change its topics."
-SLOW_DOWN = "🐢 Slow down, please: I'll answer your commands again in a minute."
+MANAGE_REFUSAL = N_("Only this chat's administrators can change its topics.")
+SLOW_DOWN = N_("🐢 Slow down, please: I'll answer your commands again in a minute.")
 
 
 class Verdict(Enum):
@@ -175,8 +176,9 @@ class RateLimiter:
         if verdict is Verdict.WARN:
             log.info("rate limit: muting sender %d for the rest of the minute", key)
             the_door = context.door
+            slow_down = known_translator(update, context).gettext(SLOW_DOWN)
             if query is not None:
-                the_door.answer(query, SLOW_DOWN, show_alert=True)
+                the_door.answer(query, slow_down, show_alert=True)
             elif message is not None:
-                the_door.reply(message, SLOW_DOWN, parse_mode=None)
+                the_door.reply(message, slow_down, parse_mode=None)
         raise ApplicationHandlerStop

@@ -8,11 +8,20 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 
 from bot.delivery.alert_buttons import with_backfill
 from bot.delivery.render import button_data, esc
-from bot.handlers.context import Context, chat_info, command_text, reply, thread_of
+from bot.handlers.context import (
+    Context,
+    chat_info,
+    chat_translator,
+    command_text,
+    reply,
+    thread_of,
+)
 from bot.handlers.guard import MANAGE_REFUSAL, may_manage
+from bot.i18n import ENGLISH, N_, Translator
 from bot.services.catalog import CatalogItem
 from bot.services.subscriptions import MAX_TOPICS_PER_CHAT, ChatTopic, TopicLimitError
 from bot.topics import QueryError
+from bot.topics.catalog import DEFAULT_TOPICS
 
 # callback_data holds at most 64 bytes (Bot API, InlineKeyboardButton): ids, never queries.
 CATALOG_DATA = "tc:"
@@ -25,37 +34,55 @@ ANSWER_CHARS = 150
 # Row ids are 64-bit integers; a larger number in callback data can't name one.
 MAX_ID = 2**63 - 1
 
-CATALOG_TEXT = (
+CATALOG_TEXT = N_(
     "<b>Pick your topics</b>: tap one to follow it, tap it again to drop it "
     "(✅ = this chat follows it).\n"
     "Anything else: <code>/subscribe kosovo</code>, or "
     '<code>/subscribe "climate change" -football</code>. /help explains topics.'
 )
-NO_CATALOG = (
+NO_CATALOG = N_(
     "There is no topic catalog to pick from. Follow any words: <code>/subscribe kosovo</code>."
 )
-NO_TOPICS = (
+NO_TOPICS = N_(
     "This chat follows no topics yet. Send /subscribe to pick some, or follow any words: "
     "<code>/subscribe kosovo</code>."
 )
-OUT_OF_DATE = "That button is out of date."
-PAUSED_NOTE = "\n\nAlerts are paused for this chat; send /start to resume them."
-SUBSCRIBE_USAGE = "Usage: /subscribe TOPIC, for example <code>/subscribe kosovo</code>"
-UNSUBSCRIBE_USAGE = "Usage: /unsubscribe TOPIC, for example <code>/unsubscribe kosovo</code>"
+OUT_OF_DATE = N_("That button is out of date.")
+PAUSED_NOTE = N_("Alerts are paused for this chat; send /start to resume them.")
+SUBSCRIBE_USAGE = N_("Usage: /subscribe TOPIC, for example <code>/subscribe kosovo</code>")
+UNSUBSCRIBE_USAGE = N_("Usage: /unsubscribe TOPIC, for example <code>/unsubscribe kosovo</code>")
 
 
-def limit_text(limit: int = MAX_TOPICS_PER_CHAT) -> str:
+def limit_text(limit: int = MAX_TOPICS_PER_CHAT, t: Translator = ENGLISH) -> str:
     """Return the refusal for a chat that follows as many topics as allowed."""
-    return (
-        f"This chat already follows {limit} topics, the most I allow. "
+    return t.gettext(
+        "This chat already follows {limit} topics, the most I allow. "
         "Use /topics to see them and drop some."
-    )
+    ).format(limit=limit)
 
 
 def shorten(text: str, limit: int) -> str:
     """Return text on one line, cut to about limit characters with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# The built-in catalog's names are translated where chats see them; operators' own are not.
+_BUILTIN_NAMES = frozenset(name for name, _ in DEFAULT_TOPICS)
+
+
+def catalog_label(name: str, t: Translator = ENGLISH) -> str:
+    """Return a catalog topic's name in the chat's language (built-in names only)."""
+    return t.gettext(name) if name in _BUILTIN_NAMES else name
+
+
+def catalog_name(raw: str, t: Translator) -> str:
+    """Return the built-in name a chat wrote in its language ("Sport" → "Sports"), else raw."""
+    wanted = raw.strip().casefold()
+    for name in _BUILTIN_NAMES:
+        if t.gettext(name).casefold() == wanted:
+            return name
+    return raw
 
 
 def button_id(data: str, prefix: str) -> int | None:
@@ -71,13 +98,13 @@ def button_id(data: str, prefix: str) -> int | None:
 
 
 def catalog_keyboard(
-    catalog: Sequence[CatalogItem], followed: Iterable[str]
+    catalog: Sequence[CatalogItem], followed: Iterable[str], t: Translator = ENGLISH
 ) -> InlineKeyboardMarkup:
     """Return the catalog as toggle buttons, ✅ on those the chat follows."""
     followed = set(followed)
     buttons = [
         InlineKeyboardButton(
-            f"{'✅ ' if item.canonical in followed else ''}{item.name}",
+            f"{'✅ ' if item.canonical in followed else ''}{catalog_label(item.name, t)}",
             callback_data=button_data(CATALOG_DATA, item.id),
         )
         for item in catalog
@@ -86,19 +113,26 @@ def catalog_keyboard(
     return InlineKeyboardMarkup(rows)
 
 
-def topics_text(items: Sequence[ChatTopic]) -> str:
+def topics_text(items: Sequence[ChatTopic], t: Translator = ENGLISH) -> str:
     """Return the /topics list: each topic on a line, catalog names in bold."""
     if not items:
-        return NO_TOPICS
+        return t.gettext(NO_TOPICS)
     lines = []
     for item in items:
-        label = esc(shorten(item.label, LINE_CHARS))
+        shown = catalog_label(item.label, t) if item.catalog else item.label
+        label = esc(shorten(shown, LINE_CHARS))
         lines.append(f"• <b>{label}</b>" if item.catalog else f"• {label}")
-    count = f"{len(items)} topic{'s' if len(items) != 1 else ''}"
+    head = t.ngettext(
+        "<b>This chat follows {count} topic:</b>",
+        "<b>This chat follows {count} topics:</b>",
+        len(items),
+    ).format(count=len(items))
     return (
-        f"<b>This chat follows {count}:</b>\n"
+        head
+        + "\n"
         + "\n".join(lines)
-        + "\n\nTap ✖ to drop one. /subscribe adds more."
+        + "\n\n"
+        + t.gettext("Tap ✖ to drop one. /subscribe adds more.")
     )
 
 
@@ -127,39 +161,40 @@ async def subscribe(update: Update, context: Context) -> None:
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
+    t = await chat_translator(update, context)
     if not await may_manage(update, context):
-        await reply(context, update, MANAGE_REFUSAL)
+        await reply(context, update, t.gettext(MANAGE_REFUSAL))
         return
     raw = command_text(update)
     if not raw:
         view = await context.services.subscriptions.catalog(chat_info(chat))
         if not view.items:
-            context.door.reply(message, NO_CATALOG)
+            context.door.reply(message, t.gettext(NO_CATALOG))
         else:
-            keyboard = catalog_keyboard(view.items, view.followed)
-            context.door.reply(message, CATALOG_TEXT, reply_markup=keyboard)
+            keyboard = catalog_keyboard(view.items, view.followed, t)
+            context.door.reply(message, t.gettext(CATALOG_TEXT), reply_markup=keyboard)
         return
     try:
         done = await context.services.subscriptions.subscribe(
-            chat_info(chat), raw, thread_id=thread_of(message)
+            chat_info(chat), catalog_name(raw, t), thread_id=thread_of(message)
         )
     except QueryError as err:
-        await reply(context, update, f"{esc(str(err))}\n{SUBSCRIBE_USAGE}")
+        await reply(context, update, f"{esc(err.translated(t))}\n{t.gettext(SUBSCRIBE_USAGE)}")
         return
     except TopicLimitError:
-        await reply(context, update, limit_text())
+        await reply(context, update, limit_text(t=t))
         return
-    name = f"<b>{esc(done.label)}</b>"
+    name = f"<b>{esc(catalog_label(done.label, t))}</b>"
     if done.created:
-        text = f"✅ Subscribed to {name}. I'll send an alert when a new story matches."
+        text = t.gettext("✅ Subscribed to {name}. I'll send an alert when a new story matches.")
     else:
-        text = f"You're already subscribed to {name}."
-    text += "" if done.active else PAUSED_NOTE
+        text = t.gettext("You're already subscribed to {name}.")
+    paused = "" if done.active else "\n\n" + t.gettext(PAUSED_NOTE)
     # Nothing is sent unasked: the newest stored stories come on a press of this button.
     offer = None
     if done.topic_id is not None:
         offer = with_backfill(None, done.topic_id, done.topic_tag)
-    context.door.reply(message, text, reply_markup=offer)
+    context.door.reply(message, text.format(name=name) + paused, reply_markup=offer)
 
 
 async def unsubscribe(update: Update, context: Context) -> None:
@@ -167,26 +202,32 @@ async def unsubscribe(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is None:
         return
+    t = await chat_translator(update, context)
     if not await may_manage(update, context):
-        await reply(context, update, MANAGE_REFUSAL)
+        await reply(context, update, t.gettext(MANAGE_REFUSAL))
         return
     raw = command_text(update)
     if not raw:
-        await reply(context, update, f"Tell me which topic to drop. {UNSUBSCRIBE_USAGE}")
+        ask = t.gettext("Tell me which topic to drop.")
+        await reply(context, update, f"{ask} {t.gettext(UNSUBSCRIBE_USAGE)}")
         return
     try:
-        done = await context.services.subscriptions.unsubscribe(chat.id, raw)
+        done = await context.services.subscriptions.unsubscribe(chat.id, catalog_name(raw, t))
     except QueryError as err:
-        await reply(context, update, f"{esc(str(err))}\n{UNSUBSCRIBE_USAGE}")
+        await reply(context, update, f"{esc(err.translated(t))}\n{t.gettext(UNSUBSCRIBE_USAGE)}")
         return
+    label = esc(catalog_label(done.label, t))
     if done.removed:
-        await reply(context, update, f"Unsubscribed from <b>{esc(done.label)}</b>.")
+        await reply(
+            context, update, t.gettext("Unsubscribed from <b>{label}</b>.").format(label=label)
+        )
     else:
         await reply(
             context,
             update,
-            f"This chat isn't subscribed to <b>{esc(done.label)}</b>. "
-            "/topics lists the topics it follows.",
+            t.gettext(
+                "This chat isn't subscribed to <b>{label}</b>. /topics lists the topics it follows."
+            ).format(label=label),
         )
 
 
@@ -195,15 +236,16 @@ async def topics(update: Update, context: Context) -> None:
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
+    t = await chat_translator(update, context)
     items = await context.services.subscriptions.topics(chat.id)
-    context.door.reply(message, topics_text(items), reply_markup=topics_keyboard(items))
+    context.door.reply(message, topics_text(items, t), reply_markup=topics_keyboard(items))
 
 
 # --- buttons --------------------------------------------------------------------------------
 
 
 async def _pressed(
-    update: Update, context: Context, prefix: str
+    update: Update, context: Context, prefix: str, t: Translator
 ) -> tuple[CallbackQuery, Message, int] | None:
     """Check a button press (its data, its message, who pressed); answer and give None if bad."""
     query = update.callback_query
@@ -212,17 +254,18 @@ async def _pressed(
     item_id = button_id(query.data, prefix)
     message = query.message
     if item_id is None or not isinstance(message, Message):
-        context.door.answer(query, OUT_OF_DATE)
+        context.door.answer(query, t.gettext(OUT_OF_DATE))
         return None
     if not await may_manage(update, context):
-        context.door.answer(query, MANAGE_REFUSAL, show_alert=True)
+        context.door.answer(query, t.gettext(MANAGE_REFUSAL), show_alert=True)
         return None
     return query, message, item_id
 
 
 async def catalog_button(update: Update, context: Context) -> None:
     """Follow or drop a catalog topic, then show the new state on the same message."""
-    pressed = await _pressed(update, context, CATALOG_DATA)
+    t = await chat_translator(update, context)
+    pressed = await _pressed(update, context, CATALOG_DATA, t)
     if pressed is None:
         return
     query, message, catalog_id = pressed
@@ -232,15 +275,17 @@ async def catalog_button(update: Update, context: Context) -> None:
             chat_info(chat), catalog_id, thread_id=thread_of(message)
         )
     except TopicLimitError:
-        context.door.answer(query, limit_text(), show_alert=True)
+        context.door.answer(query, limit_text(t=t), show_alert=True)
         return
     if toggled.name is None:
-        context.door.answer(query, "That topic is no longer in the catalog.")
+        context.door.answer(query, t.gettext("That topic is no longer in the catalog."))
     elif toggled.subscribed:
-        context.door.answer(query, shorten(f"✅ Following {toggled.name}", ANSWER_CHARS))
+        following = t.gettext("✅ Following {name}").format(name=catalog_label(toggled.name, t))
+        context.door.answer(query, shorten(following, ANSWER_CHARS))
     else:
-        context.door.answer(query, shorten(f"Stopped following {toggled.name}", ANSWER_CHARS))
-    keyboard = catalog_keyboard(toggled.view.items, toggled.view.followed)
+        stopped = t.gettext("Stopped following {name}").format(name=catalog_label(toggled.name, t))
+        context.door.answer(query, shorten(stopped, ANSWER_CHARS))
+    keyboard = catalog_keyboard(toggled.view.items, toggled.view.followed, t)
     if toggled.subscribed and toggled.topic_id is not None:
         keyboard = with_backfill(keyboard, toggled.topic_id, toggled.topic_tag, toggled.name)
     context.door.edit_markup(chat.id, message.message_id, keyboard)
@@ -248,17 +293,19 @@ async def catalog_button(update: Update, context: Context) -> None:
 
 async def remove_button(update: Update, context: Context) -> None:
     """Drop one of the chat's topics from /topics, then show the shorter list."""
-    pressed = await _pressed(update, context, REMOVE_DATA)
+    t = await chat_translator(update, context)
+    pressed = await _pressed(update, context, REMOVE_DATA, t)
     if pressed is None:
         return
     query, message, topic_id = pressed
     chat_id = message.chat.id
     dropped = await context.services.subscriptions.drop(chat_id, topic_id)
     if dropped.label is None:
-        context.door.answer(query, "This chat no longer follows that topic.")
+        context.door.answer(query, t.gettext("This chat no longer follows that topic."))
     else:
-        context.door.answer(query, shorten(f"Stopped following {dropped.label}", ANSWER_CHARS))
+        stopped = t.gettext("Stopped following {name}").format(name=catalog_label(dropped.label, t))
+        context.door.answer(query, shorten(stopped, ANSWER_CHARS))
     items = dropped.topics
     context.door.edit_text(
-        chat_id, message.message_id, topics_text(items), reply_markup=topics_keyboard(items)
+        chat_id, message.message_id, topics_text(items, t), reply_markup=topics_keyboard(items)
     )

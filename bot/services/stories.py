@@ -17,6 +17,7 @@ from bot.db import feeds as feeds_db
 from bot.db import stories as stories_db
 from bot.db import topic_rows
 from bot.db.models import Entry, utcnow
+from bot.i18n import N_
 from bot.services.base import Service
 from bot.services.catalog import CatalogItem, choose_topic, read_catalog
 from bot.topics import Query, QueryError, document_for, matches
@@ -81,7 +82,9 @@ def parse_latest(raw: str, catalog: Sequence[CatalogItem] = ()) -> LatestRequest
     if words and words[-1].isdigit():
         count = int(words[-1])
         if not 1 <= count <= LATEST_MAX:
-            raise QueryError(f"I can show between 1 and {LATEST_MAX} stories at a time.")
+            raise QueryError(
+                N_("I can show between 1 and {limit} stories at a time."), limit=LATEST_MAX
+            )
         raw = raw[: raw.rstrip().rfind(words[-1])].strip()
     if not raw:
         return LatestRequest(query=None, count=count)

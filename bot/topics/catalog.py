@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from bot.i18n import N_
 from bot.topics.query import Query, QueryError, parse_query
 
 MAX_NAME_LENGTH = 32
@@ -142,42 +143,42 @@ def check_catalog(entries: Sequence[CatalogEntry]) -> None:
 # folding makes `sport` match "sports" and a feed's "Sports" category alike.
 DEFAULT_TOPICS: tuple[tuple[str, str], ...] = (
     (
-        "World",
+        N_("World"),
         'world OR international OR "united nations" OR diplomat OR diplomacy OR embassy '
         'OR refugee OR treaty OR ceasefire -"world cup"',
     ),
     (
-        "Politics",
+        N_("Politics"),
         "politics OR political OR election OR parliament OR minister OR senate OR congress "
         "OR referendum OR lawmaker OR campaign",
     ),
     (
-        "Business",
+        N_("Business"),
         "business OR economy OR economic OR market OR stock OR earnings OR inflation "
         'OR investor OR company OR "central bank"',
     ),
     (
-        "Technology",
+        N_("Technology"),
         'technology OR tech OR software OR ai OR "artificial intelligence" OR internet '
         "OR smartphone OR cybersecurity OR cyberattack OR startup",
     ),
     (
-        "Science",
+        N_("Science"),
         "science OR scientist OR researcher OR space OR nasa OR climate OR physics "
         "OR biology OR astronomer OR fossil",
     ),
     (
-        "Health",
+        N_("Health"),
         "health OR medical OR medicine OR hospital OR disease OR vaccine OR virus "
         "OR doctor OR cancer OR patient",
     ),
     (
-        "Sports",
+        N_("Sports"),
         "sport OR football OR soccer OR tennis OR basketball OR cricket OR olympic "
         "OR rugby OR golf OR championship",
     ),
     (
-        "Entertainment",
+        N_("Entertainment"),
         "entertainment OR film OR movie OR music OR celebrity OR television OR actor "
         'OR singer OR festival OR "box office"',
     ),

@@ -11,7 +11,12 @@ import sys
 import unicodedata
 from dataclasses import dataclass, field
 from itertools import chain, pairwise
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
+
+from bot.i18n import N_
+
+if TYPE_CHECKING:
+    from bot.i18n import Translator
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 10
@@ -134,7 +139,20 @@ _NO_STEM = frozenset({"news"})
 
 
 class QueryError(ValueError):
-    """A query that must be rewritten; ``str(error)`` tells the user how."""
+    """A query that must be rewritten; ``str(error)`` tells the user how (in English).
+
+    `parts` are texts marked for translation, `values` fill their {placeholders}:
+    `translated(t)` says the same in a chat's language.
+    """
+
+    def __init__(self, *parts: str, **values: object) -> None:
+        self.parts = parts
+        self.values = values
+        super().__init__("".join(parts).format(**values))
+
+    def translated(self, t: Translator) -> str:
+        """Return the message in the translator's language."""
+        return "".join(t.gettext(part) for part in self.parts).format(**self.values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,25 +276,29 @@ def _implies(strict: dict[Term, Term], loose: dict[Term, Term]) -> bool:
 
 
 # Messages are shown to the user as they are.
-_EMPTY = "The topic is empty: send a word or two to follow, e.g. kosovo."
-_NO_WORDS = "The topic has no letters or digits: send words to follow, e.g. kosovo."
-_NO_TERMS = "The topic has no word to look for besides AND: send words, e.g. kosovo."
-_UNCLOSED = 'A quote is not closed: end the phrase with a second ", e.g. "climate summit".'
-_EMPTY_PHRASE = 'A pair of quotes holds no words: put a phrase inside, e.g. "climate summit".'
-_ONLY_EXCLUSIONS = "The topic only excludes words: add a word to look for, e.g. football -transfer."
-_OR_FIRST = "Nothing comes before OR: put an alternative on each side, e.g. kosovo OR serbia."
-_OR_LAST = "Nothing follows OR: put an alternative on each side, e.g. kosovo OR serbia."
-_OR_TWICE = "OR appears twice in a row: put an alternative between them, e.g. a OR b OR c."
-_OR_WORD = ' To look for the word "or" itself, quote it: "or".'
-_NEVER = "The topic excludes everything it looks for: drop an exclusion or add an alternative."
+_EMPTY = N_("The topic is empty: send a word or two to follow, e.g. kosovo.")
+_NO_WORDS = N_("The topic has no letters or digits: send words to follow, e.g. kosovo.")
+_NO_TERMS = N_("The topic has no word to look for besides AND: send words, e.g. kosovo.")
+_UNCLOSED = N_('A quote is not closed: end the phrase with a second ", e.g. "climate summit".')
+_EMPTY_PHRASE = N_('A pair of quotes holds no words: put a phrase inside, e.g. "climate summit".')
+_ONLY_EXCLUSIONS = N_(
+    "The topic only excludes words: add a word to look for, e.g. football -transfer."
+)
+_OR_FIRST = N_("Nothing comes before OR: put an alternative on each side, e.g. kosovo OR serbia.")
+_OR_LAST = N_("Nothing follows OR: put an alternative on each side, e.g. kosovo OR serbia.")
+_OR_TWICE = N_("OR appears twice in a row: put an alternative between them, e.g. a OR b OR c.")
+_OR_WORD = N_(' To look for the word "or" itself, quote it: "or".')
+_NEVER = N_("The topic excludes everything it looks for: drop an exclusion or add an alternative.")
+_TOO_LONG = N_("The topic is too long ({length} characters): keep it to {limit} or fewer.")
+_TOO_MANY = N_("The topic has {count} terms: use at most {limit} words, phrases and exclusions.")
 
 
-def _too_long(length: int) -> str:
-    return f"The topic is too long ({length} characters): keep it to {MAX_QUERY_LENGTH} or fewer."
+def _too_long(length: int) -> QueryError:
+    return QueryError(_TOO_LONG, length=length, limit=MAX_QUERY_LENGTH)
 
 
-def _too_many(count: int) -> str:
-    return f"The topic has {count} terms: use at most {MAX_TERMS} words, phrases and exclusions."
+def _too_many(count: int) -> QueryError:
+    return QueryError(_TOO_MANY, count=count, limit=MAX_TERMS)
 
 
 # A lexed item: None for OR, otherwise (surface tokens, excluded).
@@ -394,7 +416,7 @@ def parse_query(raw: str) -> Query:
     if not text:
         raise QueryError(_EMPTY)
     if len(text) > MAX_QUERY_LENGTH:
-        raise QueryError(_too_long(len(text)))
+        raise _too_long(len(text))
     items = _lex(text)
     if not items:
         raise QueryError(_NO_TERMS if _AND in text.split() else _NO_WORDS)
@@ -402,13 +424,13 @@ def parse_query(raw: str) -> Query:
         _check_or(items)
     except QueryError as err:
         if any(word.upper() == _OR and word != _OR for word in text.split()):
-            raise QueryError(str(err) + _OR_WORD) from None
+            raise QueryError(*err.parts, _OR_WORD, **err.values) from None
         raise
     terms = [item for item in items if item is not None]
     if all(excluded for _, excluded in terms):
         raise QueryError(_ONLY_EXCLUSIONS)
     if len(terms) > MAX_TERMS:
-        raise QueryError(_too_many(len(terms)))
+        raise _too_many(len(terms))
     alternatives, exclusions = _normal_form(
         _alternatives(items), [surface for surface, excluded in terms if excluded]
     )
@@ -417,7 +439,7 @@ def parse_query(raw: str) -> Query:
     display = _render_query([list(alt.values()) for alt in alternatives], list(exclusions.values()))
     # Folding can lengthen text (NFKD of ligatures); the shown form must parse again.
     if len(display) > MAX_QUERY_LENGTH:
-        raise QueryError(_too_long(len(display)))
+        raise _too_long(len(display))
     return Query(
         alternatives=tuple(tuple(alt) for alt in alternatives),
         exclusions=tuple(exclusions),
