@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, time
 
-from babel.dates import format_datetime
+from babel.dates import format_skeleton
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.delivery.render import esc
@@ -99,11 +99,13 @@ def quiet_line(prefs: Preferences, t: Translator = ENGLISH) -> str:
 
 
 def _when(moment: datetime, t: Translator) -> str:
-    """Return a local moment as 'Mon 07 Dec, 08:00' in the translator's language."""
+    """Return a local moment as 'Mon 07 Dec, 08:00' in the translator's language
+    ('Mo., 7. Dez., 08:00')."""
     lang = t.info().get("language", DEFAULT)
     if lang == DEFAULT:
         return f"{moment:%a %d %b, %H:%M}"
-    return format_datetime(moment, "EEE d MMM, HH:mm", tzinfo=moment.tzinfo, locale=lang)
+    day = format_skeleton("MMMEd", moment, tzinfo=moment.tzinfo, locale=lang)
+    return f"{day}, {moment:%H:%M}"
 
 
 def settings_text(prefs: Preferences, now: datetime, t: Translator = ENGLISH) -> str:
