@@ -15,6 +15,7 @@ from bot.delivery.alert_buttons import (
     alert_keyboard,
     backfill_data,
     has_button,
+    local_clock,
     matched_line,
     matched_plain,
     muted_keyboard,
@@ -27,6 +28,7 @@ from bot.delivery.alert_buttons import (
     without_button,
 )
 from bot.delivery.render import MAX_MESSAGE_CHARS, utf16_len, visible_text
+from bot.i18n import translator
 
 
 def _data(markup: InlineKeyboardMarkup | None) -> list[str]:
@@ -175,3 +177,29 @@ def test_backfill_button_is_added_and_removed_alone() -> None:
 def test_follow_again_names_a_catalog_topic_by_its_catalog_id() -> None:
     assert _data(unfollowed_keyboard(7, TAG, catalog_id=3)) == ["al:c:3"]
     assert parse_alert_data("al:c:3") == AlertPress(AlertAction.FOLLOW_CATALOG, 3)
+
+
+def test_keyboards_and_the_topics_line_in_a_chats_language_and_zone() -> None:
+    de, ru = translator("de"), translator("ru")
+    winter = datetime(2026, 12, 2, 14, 5, tzinfo=UTC)
+    summer = datetime(2026, 7, 2, 14, 5, tzinfo=UTC)
+    assert local_clock(winter, "Europe/Berlin") == "15:05 CET"
+    assert local_clock(summer, "Europe/Berlin") == "16:05 CEST"
+    assert local_clock(winter, "America/New_York") == "09:05 EST"
+    assert local_clock(winter) == "14:05 UTC"
+    assert local_clock(winter, "Nowhere/Atlantis") == "14:05 UTC"  # a stored zone gone bad
+    muted = muted_keyboard(7, TAG, "Sports", winter, "Europe/Berlin", de)
+    assert _texts(muted) == ["🔕 Stumm bis 15:05 CET · Rückgängig", "✖ Sport entfolgen"]
+    assert _texts(alert_keyboard(7, TAG, "kosovo", ru)) == [
+        "🔕 Заглушить kosovo на 24 ч",
+        "✖ Отписаться: kosovo",
+    ]
+    assert _texts(unfollowed_keyboard(7, TAG, t=de)) == ["Entfolgt · Wieder folgen"]
+    assert matched_line(["Sports"], de) == "🔔 Dein Thema: <b>Sport</b>"
+    many = matched_line(["World", "kosovo", "nato", "Sports", "rain"], ru)
+    assert many == "🔔 Ваши темы: <b>Мир</b>, <b>kosovo</b>, <b>nato</b> и ещё 2"
+    html, _, markup = personalize("<b>Flood</b>", "Flood", [(4, TAG, "World")], de)
+    assert html.endswith("🔔 Dein Thema: <b>Welt</b>")
+    assert _texts(markup)[0] == "🔕 Welt für 24 Std. stumm"
+    offered = with_backfill(None, 12, TAG, "World", translator("es"))
+    assert _texts(offered) == ["📰 Ver las 3 últimas: Mundo"]

@@ -20,6 +20,7 @@ from bot.handlers.settings import (
     settings_keyboard,
     settings_text,
 )
+from bot.i18n import translator
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
@@ -88,6 +89,35 @@ def test_at_most_48_stories_so_formatting_stays_within_telegram_s_entity_count()
     assert parsed.plain.count("• ") == MAX_STORIES
     assert len(parsed.entities) <= 100
     assert parsed.plain.endswith(f"…and {120 - MAX_STORIES} more: /latest")
+
+
+def test_a_digest_s_framing_speaks_the_chat_s_language() -> None:
+    items = [item(n, topic=f"T{n}", title=f"S{n}") for n in range(120)]
+    items.append(item(200, topic="", title=""))
+    items.append(item(201, topic="Sports", title="Cup final"))
+    _, plain = render_digest(items, translator("de"))
+    assert plain.startswith("📰 Deine Übersicht: 122 Meldungen")
+    assert plain.endswith(f"…und {122 - MAX_STORIES} weitere: /latest")
+    _, plain = render_digest(items[-2:], translator("ru"))
+    assert plain.startswith("📰 Ваш дайджест: 2 новости")
+    assert "Другие новости\n• (без заголовка)" in plain and "Спорт\n• Cup final" in plain
+    _, plain = render_digest(items[-1:], translator("es"))
+    assert plain.startswith("📰 Tu boletín: 1 noticia\n\nDeportes\n• Cup final")
+
+
+def test_settings_in_a_chat_s_language() -> None:
+    de = translator("de")
+    prefs = Preferences(
+        mode=DIGEST, digest_times=(time(8),), quiet=(time(22), time(7)), timezone="Europe/Berlin"
+    )
+    text = parse_html(settings_text(prefs, NOW, de)).plain
+    assert "Nachrichten: eine Übersicht um 08:00" in text
+    assert "Ruhezeiten: 22:00–07:00, Benachrichtigungen warten auf die Übersicht" in text
+    assert "Zeitzone: Europe/Berlin (dort ist es jetzt 14:00)" in text
+    assert "Nächste Übersicht: Di., 2. Juni, 08:00" in text
+    shown = [b.text for row in settings_keyboard(prefs, de).inline_keyboard for b in row]
+    assert "✅ Übersicht" in shown and "✅ Ruhezeit: für Übersicht aufheben" in shown
+    assert "Linkvorschauen: an ✅" in shown and "Moskau" in shown
 
 
 def test_settings_text_and_buttons() -> None:

@@ -6,13 +6,11 @@ on); digests are released by calling the digest job's service with the time they
 
 from __future__ import annotations
 
-import asyncio
-import time as clock
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.delivery.digest import render_digest
 from tests.support.chat_bot import ChatBot, chat_bot
+from tests.support.digests import held, release_due
 from tests.support.live_bot import story
 
 ALICE = 111
@@ -36,27 +34,6 @@ def prefs_row(bot: ChatBot, chat: int) -> tuple[object, ...] | None:
 
 def labels(buttons: list[list[dict[str, str]]]) -> list[str]:
     return [b["text"] for row in buttons for b in row]
-
-
-async def held(bot: ChatBot, chat: int, count: int, within: float = 10.0) -> None:
-    """Wait until `count` stories wait in the chat's hold."""
-    deadline = clock.monotonic() + within
-    query = "select count(*) from held_alert where chat_id = :chat"
-    while bot.db(query, chat=chat)[0][0] < count:
-        assert clock.monotonic() < deadline, f"{count} stories were not held in time"
-        await asyncio.sleep(0.05)
-
-
-async def release_due(bot: ChatBot, chat: int) -> None:
-    """Run the digest job's service at the time the chat's digest is due, and wake the door."""
-    [(due,)] = bot.db("select next_digest_at from chat_preference where chat_id = :c", c=chat)
-    assert due is not None
-    when = datetime.fromisoformat(str(due)).replace(tzinfo=UTC)
-    shared = bot.application.bot_data
-    assert shared.services is not None and shared.door is not None
-    report = await shared.services.digests.release_due(render_digest, now=when)
-    assert report.digests >= 1
-    shared.door.wake()
 
 
 async def test_settings_buttons_edit_the_same_message(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -23,6 +23,9 @@ from bot.delivery.render import (
     utf16_len,
     visible_text,
 )
+from bot.digests.zones import ZoneError, zone
+from bot.i18n import ENGLISH, Translator
+from bot.topics.catalog import catalog_label
 
 ALERT_DATA = "al:"
 BACKFILL_DATA = "bf:"
@@ -141,63 +144,92 @@ def _names(labels: Sequence[str]) -> tuple[list[str], int]:
     return shown, max(0, len(labels) - NAMES_SHOWN)
 
 
-def matched_line(labels: Sequence[str]) -> str:
+def matched_line(labels: Sequence[str], t: Translator = ENGLISH) -> str:
     """Return the alert's line naming the chat's topics it matched (HTML, escaped)."""
     if not labels:
         return ""
-    shown, more = _names(labels)
+    shown, more = _names([catalog_label(label, t) for label in labels])
     names = ", ".join(f"<b>{esc(name)}</b>" for name in shown)
-    tail = f" and {more} more" if more else ""
-    word = "topic" if len(labels) == 1 else "topics"
-    return f"🔔 Your {word}: {names}{tail}"
+    if more:
+        names = t.ngettext("{names} and {count} more", "{names} and {count} more", more).format(
+            names=names, count=more
+        )
+    return t.ngettext("🔔 Your topic: {names}", "🔔 Your topics: {names}", len(labels)).format(
+        names=names
+    )
 
 
-def matched_plain(labels: Sequence[str]) -> str:
+def matched_plain(labels: Sequence[str], t: Translator = ENGLISH) -> str:
     """Return the matched-topics line as plain text."""
-    return visible_text(matched_line(labels))
+    return visible_text(matched_line(labels, t))
 
 
-def alert_keyboard(topic_id: int, tag: str, label: str) -> InlineKeyboardMarkup:
+def _button_name(label: str, t: Translator) -> str:
+    return _short(catalog_label(label, t), BUTTON_NAME_CHARS)
+
+
+def _unfollow_button(topic_id: int, tag: str, name: str, t: Translator) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        t.gettext("✖ Unfollow {name}").format(name=name),
+        callback_data=alert_data(AlertAction.UNFOLLOW, topic_id, tag),
+    )
+
+
+def alert_keyboard(
+    topic_id: int, tag: str, label: str, t: Translator = ENGLISH
+) -> InlineKeyboardMarkup:
     """Return the buttons under an alert: mute the topic for a day, or unfollow it."""
-    name = _short(label, BUTTON_NAME_CHARS)
+    name = _button_name(label, t)
     hours = int(MUTE_FOR.total_seconds() // 3600)
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    f"🔕 Mute {name} for {hours} h",
+                    t.gettext("🔕 Mute {name} for {hours} h").format(name=name, hours=hours),
                     callback_data=alert_data(AlertAction.MUTE, topic_id, tag),
                 ),
-                InlineKeyboardButton(
-                    f"✖ Unfollow {name}",
-                    callback_data=alert_data(AlertAction.UNFOLLOW, topic_id, tag),
-                ),
+                _unfollow_button(topic_id, tag, name, t),
             ]
         ]
     )
 
 
-def muted_keyboard(topic_id: int, tag: str, label: str, until: datetime) -> InlineKeyboardMarkup:
+def local_clock(when: datetime, zone_name: str = "UTC") -> str:
+    """Return the time of day in the chat's zone with the zone's abbreviation: '15:05 CET'."""
+    try:
+        local = when.astimezone(zone(zone_name))
+    except ZoneError:
+        local = when.astimezone(zone("UTC"))
+    return f"{local:%H:%M} {local.tzname() or ''}".rstrip()
+
+
+def muted_keyboard(
+    topic_id: int,
+    tag: str,
+    label: str,
+    until: datetime,
+    zone_name: str = "UTC",
+    t: Translator = ENGLISH,
+) -> InlineKeyboardMarkup:
     """Return the alert's buttons once the topic is muted: undo, or unfollow."""
-    name = _short(label, BUTTON_NAME_CHARS)
+    name = _button_name(label, t)
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    f"🔕 Muted until {until.astimezone(UTC):%H:%M} UTC · Undo",
+                    t.gettext("🔕 Muted until {time} · Undo").format(
+                        time=local_clock(until, zone_name)
+                    ),
                     callback_data=alert_data(AlertAction.UNMUTE, topic_id, tag),
                 ),
-                InlineKeyboardButton(
-                    f"✖ Unfollow {name}",
-                    callback_data=alert_data(AlertAction.UNFOLLOW, topic_id, tag),
-                ),
+                _unfollow_button(topic_id, tag, name, t),
             ]
         ]
     )
 
 
 def unfollowed_keyboard(
-    topic_id: int, tag: str, catalog_id: int | None = None
+    topic_id: int, tag: str, catalog_id: int | None = None, t: Translator = ENGLISH
 ) -> InlineKeyboardMarkup:
     """Return the alert's button once the chat unfollowed the topic (a catalog one by its
     catalog id: the topic row may go with its last chat)."""
@@ -206,24 +238,33 @@ def unfollowed_keyboard(
     else:
         data = alert_data(AlertAction.FOLLOW, topic_id, tag)
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton("Unfollowed · Follow again", callback_data=data)]]
+        [[InlineKeyboardButton(t.gettext("Unfollowed · Follow again"), callback_data=data)]]
     )
 
 
-def backfill_button(topic_id: int, tag: str, label: str | None = None) -> InlineKeyboardButton:
+def backfill_button(
+    topic_id: int, tag: str, label: str | None = None, t: Translator = ENGLISH
+) -> InlineKeyboardButton:
     """Return the button that shows the topic's newest stored stories (named, if given)."""
-    text = f"📰 Show {BACKFILL_COUNT} latest"
     if label:
-        text += f": {_short(label, BUTTON_NAME_CHARS)}"
+        text = t.gettext("📰 Show {count} latest: {name}").format(
+            count=BACKFILL_COUNT, name=_button_name(label, t)
+        )
+    else:
+        text = t.gettext("📰 Show {count} latest").format(count=BACKFILL_COUNT)
     return InlineKeyboardButton(text, callback_data=backfill_data(topic_id, tag))
 
 
 def with_backfill(
-    markup: InlineKeyboardMarkup | None, topic_id: int, tag: str, label: str | None = None
+    markup: InlineKeyboardMarkup | None,
+    topic_id: int,
+    tag: str,
+    label: str | None = None,
+    t: Translator = ENGLISH,
 ) -> InlineKeyboardMarkup:
     """Return the keyboard with a "Show 3 latest" row added at the bottom."""
     rows = [list(row) for row in markup.inline_keyboard] if markup is not None else []
-    return InlineKeyboardMarkup([*rows, [backfill_button(topic_id, tag, label)]])
+    return InlineKeyboardMarkup([*rows, [backfill_button(topic_id, tag, label, t)]])
 
 
 def has_button(markup: InlineKeyboardMarkup | None, data: str) -> bool:
@@ -243,7 +284,7 @@ def without_button(markup: InlineKeyboardMarkup | None, data: str) -> InlineKeyb
 
 
 def personalize(
-    html: str, plain: str, topics: Sequence[tuple[int, str, str]]
+    html: str, plain: str, topics: Sequence[tuple[int, str, str]], t: Translator = ENGLISH
 ) -> tuple[str, str, InlineKeyboardMarkup | None]:
     """Return the alert for one chat: the matched-topics line and the first topic's buttons.
 
@@ -253,9 +294,9 @@ def personalize(
     if not topics:
         return html, plain, None
     labels = [label for _, _, label in topics]
-    line = matched_line(labels)
+    line = matched_line(labels, t)
     if utf16_len(visible_text(html)) + utf16_len(visible_text(line)) + 2 <= MAX_MESSAGE_CHARS:
         html = f"{html}\n\n{line}"
-        plain = utf16_cut(f"{plain}\n\n{matched_plain(labels)}", MAX_MESSAGE_CHARS)
+        plain = utf16_cut(f"{plain}\n\n{matched_plain(labels, t)}", MAX_MESSAGE_CHARS)
     first_id, first_tag, first_label = topics[0]
-    return html, plain, alert_keyboard(first_id, first_tag, first_label)
+    return html, plain, alert_keyboard(first_id, first_tag, first_label, t)

@@ -235,8 +235,9 @@ class OutboxLanes:
                 )
                 continue
             quiet, previews = self._payloads.send_options(row.chat_id)
-            topics = [(t, refs[t].tag, refs[t].label) for t in matched.get(row.id, ()) if t in refs]
-            html, plain, markup = personalize(texts[0], texts[1], topics)
+            topics = [(i, refs[i].tag, refs[i].label) for i in matched.get(row.id, ()) if i in refs]
+            t = translator(self._payloads.language(row.chat_id))
+            html, plain, markup = personalize(texts[0], texts[1], topics, t)
             jobs.append(
                 Job(
                     delivery_id=row.id,
@@ -285,8 +286,8 @@ class OutboxLanes:
                 html, plain = edited_alert(alert, others, more, alert_html=self._alert_html, t=t)
                 ids = parse_topic_ids(payload.topic_ids)
                 refs = mutes.topic_refs(session=session, topic_ids=ids)
-                topics = [(t, refs[t].tag, refs[t].label) for t in ids if t in refs]
-                html, plain, markup = personalize(html, plain, topics)
+                topics = [(i, refs[i].tag, refs[i].label) for i in ids if i in refs]
+                html, plain, markup = personalize(html, plain, topics, t)
                 _, previews = self._payloads.send_options(row.chat_id)
                 jobs.append(
                     Job(

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
-from bot.digests.zones import zone
+from bot.digests.zones import Explained, zone
+from bot.i18n import N_
 
 INSTANT = "instant"
 DIGEST = "digest"
@@ -24,7 +25,7 @@ _TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?$", re.ASCII)
 _RANGE_SPLIT = re.compile(r"\s*(?:-|–|—|to|\s)\s*")
 
 
-class TimeError(ValueError):
+class TimeError(Explained):
     """Something typed that is not a time, a list of times or a range; the message says why."""
 
 
@@ -53,10 +54,12 @@ def parse_time(text: str) -> time:
     raw = text.strip()
     match = _TIME.match(raw)
     if match is None:
-        raise TimeError(f"“{raw[:20]}” is not a time of day: use HH:MM, e.g. 08:00.")
+        raise TimeError(N_("“{text}” is not a time of day: use HH:MM, e.g. 08:00."), text=raw[:20])
     hour, minute = int(match.group(1)), int(match.group(2) or 0)
     if hour > 23 or minute > 59:
-        raise TimeError(f"“{raw[:20]}” is not a time of day: hours go 0-23, minutes 0-59.")
+        raise TimeError(
+            N_("“{text}” is not a time of day: hours go 0-23, minutes 0-59."), text=raw[:20]
+        )
     return time(hour, minute)
 
 
@@ -64,10 +67,10 @@ def parse_times(text: str) -> tuple[time, ...]:
     """Return the distinct times in a list like '08:00 18:00' or '8:00, 18:00', sorted."""
     parts = [p for p in re.split(r"[\s,;]+", text.strip()) if p]
     if not parts:
-        raise TimeError("Tell me at least one time, e.g. 08:00.")
+        raise TimeError(N_("Tell me at least one time, e.g. 08:00."))
     times = tuple(sorted({parse_time(p) for p in parts}))
     if len(times) > MAX_DIGEST_TIMES:
-        raise TimeError(f"At most {MAX_DIGEST_TIMES} digest times a day, please.")
+        raise TimeError(N_("At most {count} digest times a day, please."), count=MAX_DIGEST_TIMES)
     return times
 
 
@@ -75,10 +78,10 @@ def parse_range(text: str) -> tuple[time, time]:
     """Return (start, end) of a range like '22:00-07:00'; it may span midnight."""
     parts = [p for p in _RANGE_SPLIT.split(text.strip()) if p]
     if len(parts) != 2:
-        raise TimeError("Give quiet hours as a start and an end, e.g. 22:00-07:00.")
+        raise TimeError(N_("Give quiet hours as a start and an end, e.g. 22:00-07:00."))
     start, end = parse_time(parts[0]), parse_time(parts[1])
     if start == end:
-        raise TimeError("Quiet hours must start and end at different times.")
+        raise TimeError(N_("Quiet hours must start and end at different times."))
     return start, end
 
 

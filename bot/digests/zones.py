@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import zoneinfo
 
+from bot.i18n import ENGLISH, N_, Translator
+
 MAX_ZONE_CHARS = 64
 
 # Cities people name that are not the last part of an IANA name (Europe/Berlin covers
@@ -40,7 +42,23 @@ CITIES = {
 }
 
 
-class ZoneError(ValueError):
+class Explained(ValueError):
+    """Bad input whose message is marked for translation; `values` fill its {placeholders}.
+
+    ``str(error)`` says it in English, `translated(t)` in a chat's language.
+    """
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.message = message
+        self.values = values
+        super().__init__(message.format(**values))
+
+    def translated(self, t: Translator = ENGLISH) -> str:
+        """Return the message in the translator's language."""
+        return t.gettext(self.message).format(**self.values)
+
+
+class ZoneError(Explained):
     """A time zone nobody knows; the message says what to type instead."""
 
 
@@ -66,16 +84,19 @@ def resolve_zone(text: str) -> str:
     """Return the IANA name for an IANA name (any case) or a big city's name."""
     raw = text.strip()
     if not raw:
-        raise ZoneError("Tell me a time zone, e.g. Europe/Berlin or a city like London.")
+        raise ZoneError(N_("Tell me a time zone, e.g. Europe/Berlin or a city like London."))
     if len(raw) > MAX_ZONE_CHARS:
-        raise ZoneError("That is too long for a time zone name.")
+        raise ZoneError(N_("That is too long for a time zone name."))
     index = _index()
     name = index.get(raw.lower()) or index.get(_key(raw).replace(" ", "_")) or None
     name = name or CITIES.get(_key(raw)) or index.get(_key(raw))
     if name is None:
         raise ZoneError(
-            f"I don't know the time zone “{raw}”. Use an IANA name like Europe/Berlin or "
-            "America/New_York, or a big city: Berlin, London, New York, Moscow, Tokyo."
+            N_(
+                "I don't know the time zone “{zone}”. Use an IANA name like Europe/Berlin or "
+                "America/New_York, or a big city: Berlin, London, New York, Moscow, Tokyo."
+            ),
+            zone=raw,
         )
     zone(name)  # it loads, or ZoneError
     return name
@@ -86,4 +107,4 @@ def zone(name: str) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
-        raise ZoneError(f"The time zone “{name}” can't be loaded.") from err
+        raise ZoneError(N_("The time zone “{zone}” can't be loaded."), zone=name) from err

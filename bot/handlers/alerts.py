@@ -16,23 +16,26 @@ from bot.delivery.alert_buttons import (
     AlertAction,
     alert_keyboard,
     has_button,
+    local_clock,
     muted_keyboard,
     parse_alert_data,
     parse_backfill_data,
     unfollowed_keyboard,
     without_button,
 )
-from bot.delivery.render import format_time, render_alert
+from bot.delivery.render import render_alert
 from bot.handlers.commands import alert_of
-from bot.handlers.context import Context, chat_info, thread_of
+from bot.handlers.context import Context, chat_info, chat_translator, thread_of
 from bot.handlers.guard import MANAGE_REFUSAL, may_manage
 from bot.handlers.topics import ANSWER_CHARS, OUT_OF_DATE, limit_text, shorten
+from bot.i18n import N_, Translator
 from bot.services.alerts import TopicStep
 from bot.services.subscriptions import TopicLimitError
+from bot.topics.catalog import catalog_label
 
-GONE = "That topic no longer exists. Send /subscribe TOPIC to follow it again."
-ALREADY_SHOWN = "Those stories were shown already; /latest TOPIC shows more."
-NOT_FOLLOWED = "This chat doesn't follow that topic (any more). /topics lists its topics."
+GONE = N_("That topic no longer exists. Send /subscribe TOPIC to follow it again.")
+ALREADY_SHOWN = N_("Those stories were shown already; /latest TOPIC shows more.")
+NOT_FOLLOWED = N_("This chat doesn't follow that topic (any more). /topics lists its topics.")
 
 
 def _answer(context: Context, query: CallbackQuery, text: str) -> None:
@@ -44,16 +47,18 @@ async def alert_button(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None:
         return
+    t = await chat_translator(update, context)
     press = parse_alert_data(query.data)
     message = query.message
     if press is None or not isinstance(message, Message):
-        context.door.answer(query, OUT_OF_DATE)
+        context.door.answer(query, t.gettext(OUT_OF_DATE))
         return
     if not await may_manage(update, context):
-        context.door.answer(query, MANAGE_REFUSAL, show_alert=True)
+        context.door.answer(query, t.gettext(MANAGE_REFUSAL), show_alert=True)
         return
     alerts = context.services.alerts
     chat_id, topic_id, tag = message.chat.id, press.topic_id, press.tag
+    zone_name = "UTC"  # the mute's end is shown in the chat's zone
     if press.action in (AlertAction.FOLLOW, AlertAction.FOLLOW_CATALOG):
         thread_id = thread_of(message)
         try:
@@ -66,47 +71,64 @@ async def alert_button(update: Update, context: Context) -> None:
                     chat_info(message.chat), topic_id, thread_id=thread_id
                 )
         except TopicLimitError:
-            context.door.answer(query, limit_text(), show_alert=True)
+            context.door.answer(query, limit_text(t=t), show_alert=True)
             return
     elif press.action is AlertAction.MUTE:
         step = await alerts.mute(chat_id, topic_id, tag, length=MUTE_FOR)
+        zone_name = (await context.services.preferences.get(chat_id)).timezone
     elif press.action is AlertAction.UNMUTE:
         step = await alerts.unmute(chat_id, topic_id, tag)
     else:
         step = await alerts.unfollow(chat_id, topic_id, tag)
-    _settle(context, query, message, press.action, step)
+    _settle(context, query, message, press.action, step, t, zone_name)
 
 
 def _settle(
-    context: Context, query: CallbackQuery, message: Message, action: AlertAction, step: TopicStep
+    context: Context,
+    query: CallbackQuery,
+    message: Message,
+    action: AlertAction,
+    step: TopicStep,
+    t: Translator,
+    zone_name: str,
 ) -> None:
     """Answer the press and show the new state on the alert's buttons."""
     topic = step.topic
     if topic is None:
-        _answer(context, query, GONE)
+        _answer(context, query, t.gettext(GONE))
         return
     if action is AlertAction.UNFOLLOW and not step.changed:
-        _answer(context, query, NOT_FOLLOWED)
+        _answer(context, query, t.gettext(NOT_FOLLOWED))
         return
     if action is not AlertAction.UNFOLLOW and not step.subscribed:
-        _answer(context, query, NOT_FOLLOWED)
+        _answer(context, query, t.gettext(NOT_FOLLOWED))
         return
     label = topic.label
+    name = catalog_label(label, t)
     if action is AlertAction.MUTE:
         assert step.until is not None
-        _answer(context, query, f"🔕 Muted {label} until {format_time(step.until)}.")
-        keyboard = muted_keyboard(topic.id, topic.tag, label, step.until)
+        until = local_clock(step.until, zone_name)
+        _answer(
+            context, query, t.gettext("🔕 Muted {name} until {time}.").format(name=name, time=until)
+        )
+        keyboard = muted_keyboard(topic.id, topic.tag, label, step.until, zone_name, t)
     elif action is AlertAction.UNMUTE:
-        done = "Alerts for {} are back on." if step.changed else "{} wasn't muted any more."
-        _answer(context, query, done.format(label))
-        keyboard = alert_keyboard(topic.id, topic.tag, label)
+        if step.changed:
+            done = t.gettext("Alerts for {name} are back on.")
+        else:
+            done = t.gettext("{name} wasn't muted any more.")
+        _answer(context, query, done.format(name=name))
+        keyboard = alert_keyboard(topic.id, topic.tag, label, t)
     elif action is AlertAction.UNFOLLOW:
-        _answer(context, query, f"Stopped following {label}.")
-        keyboard = unfollowed_keyboard(topic.id, topic.tag, step.catalog_id)
+        _answer(context, query, t.gettext("Stopped following {name}.").format(name=name))
+        keyboard = unfollowed_keyboard(topic.id, topic.tag, step.catalog_id, t)
     else:
-        done = "✅ Following {} again." if step.changed else "This chat already follows {}."
-        _answer(context, query, done.format(label))
-        keyboard = alert_keyboard(topic.id, topic.tag, label)
+        if step.changed:
+            done = t.gettext("✅ Following {name} again.")
+        else:
+            done = t.gettext("This chat already follows {name}.")
+        _answer(context, query, done.format(name=name))
+        keyboard = alert_keyboard(topic.id, topic.tag, label, t)
     context.door.edit_markup(message.chat.id, message.message_id, keyboard)
 
 
@@ -115,28 +137,31 @@ async def backfill_button(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None:
         return
+    t = await chat_translator(update, context)
     pressed = parse_backfill_data(query.data)
     message = query.message
     if pressed is None or query.data is None or not isinstance(message, Message):
-        context.door.answer(query, OUT_OF_DATE)
+        context.door.answer(query, t.gettext(OUT_OF_DATE))
         return
     if not has_button(message.reply_markup, query.data):
         # Pressed again before the button was edited away: it was already used.
-        _answer(context, query, ALREADY_SHOWN)
+        _answer(context, query, t.gettext(ALREADY_SHOWN))
         return
     chat_id = message.chat.id
     topic_id, tag = pressed
     found = await context.services.alerts.backfill(chat_id, topic_id, tag, count=BACKFILL_COUNT)
     if found.label is None:
-        _answer(context, query, NOT_FOLLOWED)
+        _answer(context, query, t.gettext(NOT_FOLLOWED))
         return
     # The button goes first, so a second press finds nothing to press.
     remaining = without_button(message.reply_markup, query.data)
     context.door.edit_markup(chat_id, message.message_id, remaining)
     if not found.stories:
-        _answer(context, query, f"No stored story matches {found.label} yet.")
+        name = catalog_label(found.label, t)
+        _answer(context, query, t.gettext("No stored story matches {name} yet.").format(name=name))
         return
     count = len(found.stories)
-    _answer(context, query, f"The {count} newest {'story' if count == 1 else 'stories'}")
+    newest = t.ngettext("The {count} newest story", "The {count} newest stories", count)
+    _answer(context, query, newest.format(count=count))
     for story in found.stories:
-        context.door.reply(message, render_alert(alert_of(story)))
+        context.door.reply(message, render_alert(alert_of(story), t))

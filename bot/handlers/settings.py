@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, time
 
+from babel.dates import format_skeleton
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.delivery.render import esc
@@ -23,9 +24,10 @@ from bot.digests.times import (
     parse_times,
 )
 from bot.digests.zones import ZoneError, resolve_zone, zone
-from bot.handlers.context import Context, chat_info, command_text, reply
+from bot.handlers.context import Context, chat_info, chat_translator, command_text, reply
 from bot.handlers.guard import may_manage
 from bot.handlers.topics import OUT_OF_DATE
+from bot.i18n import DEFAULT, ENGLISH, N_, Translator
 
 Edit = Callable[[Preferences], Preferences]
 
@@ -35,32 +37,36 @@ DIGEST_CHOICES = (time(7), time(8), time(12), time(18), time(21))
 QUIET_CHOICES = ((time(22), time(7)), (time(23), time(8)))
 ZONE_CHOICES = (
     ("UTC", "UTC"),
-    ("London", "Europe/London"),
-    ("Berlin", "Europe/Berlin"),
-    ("Moscow", "Europe/Moscow"),
-    ("New York", "America/New_York"),
-    ("Los Angeles", "America/Los_Angeles"),
-    ("Tokyo", "Asia/Tokyo"),
+    (N_("London"), "Europe/London"),
+    (N_("Berlin"), "Europe/Berlin"),
+    (N_("Moscow"), "Europe/Moscow"),
+    (N_("New York"), "America/New_York"),
+    (N_("Los Angeles"), "America/Los_Angeles"),
+    (N_("Tokyo"), "Asia/Tokyo"),
 )
 
-SETTINGS_REFUSAL = "Only this chat's administrators can change its settings."
-DIGEST_USAGE = (
+SETTINGS_REFUSAL = N_("Only this chat's administrators can change its settings.")
+DIGEST_USAGE = N_(
     "Usage: <code>/digest 08:00 18:00</code> for a digest at those times instead of alerts, "
     "<code>/digest off</code> for instant alerts."
 )
-QUIET_USAGE = (
+QUIET_USAGE = N_(
     "Usage: <code>/quiet 22:00-07:00</code>, <code>/quiet off</code>; "
     "<code>/quiet hold</code> keeps alerts for a digest when the quiet hours end, "
     "<code>/quiet silent</code> sends them without a sound."
 )
-TIMEZONE_USAGE = (
+TIMEZONE_USAGE = N_(
     "Usage: <code>/timezone Europe/Berlin</code> (an IANA name) or a big city, "
     "e.g. <code>/timezone New York</code>."
 )
-PREVIEWS_USAGE = "Usage: <code>/previews on</code> or <code>/previews off</code>."
-LAST_TIME = "A digest needs at least one time. Tap Instant to get alerts instead."
-SAVED = "✅ Saved."
-COMMANDS_LINE = (
+PREVIEWS_USAGE = N_("Usage: <code>/previews on</code> or <code>/previews off</code>.")
+LAST_TIME = N_("A digest needs at least one time. Tap Instant to get alerts instead.")
+SAY_ON_OR_OFF = N_("Say on or off.")
+NOTHING_CHANGED = N_("Nothing was changed.")
+SAVED = N_("✅ Saved.")
+ON = N_("on")
+OFF = N_("off")
+COMMANDS_LINE = N_(
     "Type instead: /digest <i>times</i> · /quiet <i>22:00-07:00</i> · "
     "/timezone <i>city</i> · /previews <i>on|off</i>"
 )
@@ -69,36 +75,58 @@ COMMANDS_LINE = (
 # --- what chats see -------------------------------------------------------------------------
 
 
-def delivery_line(prefs: Preferences) -> str:
+def _on_off(value: bool, t: Translator) -> str:
+    return t.gettext(ON if value else OFF)
+
+
+def delivery_line(prefs: Preferences, t: Translator = ENGLISH) -> str:
     """Return how news reaches the chat, e.g. 'a digest at 08:00, 18:00'."""
     if prefs.mode == DIGEST:
-        return f"a digest at {format_times(prefs.digest_times)}"
-    return "instant alerts"
+        return t.gettext("a digest at {times}").format(times=format_times(prefs.digest_times))
+    return t.gettext("instant alerts")
 
 
-def quiet_line(prefs: Preferences) -> str:
+def quiet_line(prefs: Preferences, t: Translator = ENGLISH) -> str:
     """Return the quiet hours, e.g. '22:00–07:00, alerts held for a digest'."""
     if prefs.quiet is None:
-        return "off"
+        return t.gettext(OFF)
     start, end = prefs.quiet
-    how = "alerts held for a digest" if prefs.quiet_mode == HOLD else "alerts sent silently"
+    if prefs.quiet_mode == HOLD:
+        how = t.gettext("alerts held for a digest")
+    else:
+        how = t.gettext("alerts sent silently")
     return f"{format_time(start)}–{format_time(end)}, {how}"
 
 
-def settings_text(prefs: Preferences, now: datetime) -> str:
+def _when(moment: datetime, t: Translator) -> str:
+    """Return a local moment as 'Mon 07 Dec, 08:00' in the translator's language
+    ('Mo., 7. Dez., 08:00')."""
+    lang = t.info().get("language", DEFAULT)
+    if lang == DEFAULT:
+        return f"{moment:%a %d %b, %H:%M}"
+    day = format_skeleton("MMMEd", moment, tzinfo=moment.tzinfo, locale=lang)
+    return f"{day}, {moment:%H:%M}"
+
+
+def settings_text(prefs: Preferences, now: datetime, t: Translator = ENGLISH) -> str:
     """Return the /settings message: every preference, and when the next digest comes."""
     local = now.astimezone(zone(prefs.timezone))
     lines = [
-        "<b>⚙️ Settings for this chat</b>",
-        f"News: <b>{esc(delivery_line(prefs))}</b>",
-        f"Quiet hours: <b>{esc(quiet_line(prefs))}</b>",
-        f"Time zone: <b>{esc(prefs.timezone)}</b> (it is {local:%H:%M} there now)",
-        f"Link previews: <b>{'on' if prefs.previews else 'off'}</b>",
+        t.gettext("<b>⚙️ Settings for this chat</b>"),
+        t.gettext("News: <b>{delivery}</b>").format(delivery=esc(delivery_line(prefs, t))),
+        t.gettext("Quiet hours: <b>{quiet}</b>").format(quiet=esc(quiet_line(prefs, t))),
+        t.gettext("Time zone: <b>{zone}</b> (it is {time} there now)").format(
+            zone=esc(prefs.timezone), time=f"{local:%H:%M}"
+        ),
+        t.gettext("Link previews: <b>{previews}</b>").format(
+            previews=esc(_on_off(prefs.previews, t))
+        ),
     ]
     due = next_release(prefs, now, held=False)
     if due is not None:
-        lines.append(f"Next digest: {due.astimezone(zone(prefs.timezone)):%a %d %b, %H:%M}")
-    return "\n".join(lines) + "\n\n" + COMMANDS_LINE
+        when = _when(due.astimezone(zone(prefs.timezone)), t)
+        lines.append(t.gettext("Next digest: {when}").format(when=esc(when)))
+    return "\n".join(lines) + "\n\n" + t.gettext(COMMANDS_LINE)
 
 
 def _mark(label: str, on: bool) -> str:
@@ -109,20 +137,24 @@ def _button(label: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=SETTINGS_DATA + data)
 
 
-def settings_keyboard(prefs: Preferences) -> InlineKeyboardMarkup:
+def settings_keyboard(prefs: Preferences, t: Translator = ENGLISH) -> InlineKeyboardMarkup:
     """Return the /settings buttons, ✅ on the current choices."""
     digest = prefs.mode == DIGEST
+    if prefs.previews:
+        previews = t.gettext("Link previews: on ✅")
+    else:
+        previews = t.gettext("Link previews: off")
     rows = [
         [
-            _button(_mark("Instant alerts", not digest), "mode:instant"),
-            _button(_mark("Digest", digest), "mode:digest"),
+            _button(_mark(t.gettext("Instant alerts"), not digest), "mode:instant"),
+            _button(_mark(t.gettext("Digest"), digest), "mode:digest"),
         ],
         [
-            _button(_mark(format_time(t), digest and t in prefs.digest_times), f"dt:{t:%H%M}")
-            for t in DIGEST_CHOICES
+            _button(_mark(format_time(v), digest and v in prefs.digest_times), f"dt:{v:%H%M}")
+            for v in DIGEST_CHOICES
         ],
         [
-            _button(_mark("No quiet hours", prefs.quiet is None), "q:off"),
+            _button(_mark(t.gettext("No quiet hours"), prefs.quiet is None), "q:off"),
             *(
                 _button(
                     _mark(f"{format_time(s)}–{format_time(e)}", prefs.quiet == (s, e)),
@@ -132,25 +164,28 @@ def settings_keyboard(prefs: Preferences) -> InlineKeyboardMarkup:
             ),
         ],
         [
-            _button(_mark("Quiet: hold for digest", prefs.quiet_mode == HOLD), "qm:hold"),
-            _button(_mark("Quiet: send silently", prefs.quiet_mode == SILENT), "qm:silent"),
+            _button(
+                _mark(t.gettext("Quiet: hold for digest"), prefs.quiet_mode == HOLD), "qm:hold"
+            ),
+            _button(
+                _mark(t.gettext("Quiet: send silently"), prefs.quiet_mode == SILENT), "qm:silent"
+            ),
         ],
         [
-            _button(_mark(label, prefs.timezone == name), f"tz:{name}")
+            _button(_mark(_zone_label(label, t), prefs.timezone == name), f"tz:{name}")
             for label, name in ZONE_CHOICES[:4]
         ],
         [
-            _button(_mark(label, prefs.timezone == name), f"tz:{name}")
+            _button(_mark(_zone_label(label, t), prefs.timezone == name), f"tz:{name}")
             for label, name in ZONE_CHOICES[4:]
         ],
-        [
-            _button(
-                f"Link previews: {'on ✅' if prefs.previews else 'off'}",
-                "pv:off" if prefs.previews else "pv:on",
-            )
-        ],
+        [_button(previews, "pv:off" if prefs.previews else "pv:on")],
     ]
     return InlineKeyboardMarkup(rows)
+
+
+def _zone_label(label: str, t: Translator) -> str:
+    return label if label == "UTC" else t.gettext(label)
 
 
 # --- what buttons and commands change (pure) ------------------------------------------------
@@ -226,16 +261,19 @@ def previews_edit(args: str) -> Edit:
     """Return the change `/previews ARGS` asks for; raise TimeError when ARGS is not on/off."""
     word = args.strip().lower()
     if word not in ("on", "off"):
-        raise TimeError("Say on or off.")
+        raise TimeError(SAY_ON_OR_OFF)
     return lambda p: replace(p, previews=word == "on")
 
 
-def saved_text(prefs: Preferences) -> str:
+def saved_text(prefs: Preferences, t: Translator = ENGLISH) -> str:
     """Return the answer to a change: what the chat gets now."""
     return (
-        f"{SAVED} News: <b>{esc(delivery_line(prefs))}</b> · quiet hours: "
-        f"<b>{esc(quiet_line(prefs))}</b> · time zone <b>{esc(prefs.timezone)}</b> · "
-        f"link previews <b>{'on' if prefs.previews else 'off'}</b>. /settings shows all."
+        t.gettext(SAVED)
+        + " "
+        + t.gettext(
+            "News: <b>{delivery}</b> · quiet hours: <b>{quiet}</b> · time zone <b>{zone}</b> · "
+            "link previews <b>{previews}</b>. /settings shows all."
+        ).format(**_shown(prefs, t))
     )
 
 
@@ -247,12 +285,13 @@ async def settings(update: Update, context: Context) -> None:
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
+    t = await chat_translator(update, context)
     prefs = await context.services.preferences.get(chat.id)
     now = datetime.now(UTC)
     context.door.reply(
         message,
-        settings_text(prefs, now),
-        reply_markup=settings_keyboard(prefs),
+        settings_text(prefs, now, t),
+        reply_markup=settings_keyboard(prefs, t),
         link_preview=False,
     )
 
@@ -263,29 +302,32 @@ async def _command(
     chat = update.effective_chat
     if chat is None:
         return
+    t = await chat_translator(update, context)
     args = command_text(update)
     if not args:
         prefs = await context.services.preferences.get(chat.id)
-        await reply(context, update, f"{shown.format(**_shown(prefs))}\n{usage}")
+        text = t.gettext(shown).format(**_shown(prefs, t))
+        await reply(context, update, f"{text}\n{t.gettext(usage)}")
         return
     if not await may_manage(update, context):
-        await reply(context, update, SETTINGS_REFUSAL)
+        await reply(context, update, t.gettext(SETTINGS_REFUSAL))
         return
     try:
         edit = parse(args)
         prefs = await context.services.preferences.change(chat_info(chat), edit)
     except (TimeError, ZoneError) as err:
-        await reply(context, update, f"{esc(str(err))} Nothing was changed.\n{usage}")
+        why = f"{esc(err.translated(t))} {t.gettext(NOTHING_CHANGED)}"
+        await reply(context, update, f"{why}\n{t.gettext(usage)}")
         return
-    await reply(context, update, saved_text(prefs))
+    await reply(context, update, saved_text(prefs, t))
 
 
-def _shown(prefs: Preferences) -> dict[str, str]:
+def _shown(prefs: Preferences, t: Translator) -> dict[str, str]:
     return {
-        "delivery": esc(delivery_line(prefs)),
-        "quiet": esc(quiet_line(prefs)),
+        "delivery": esc(delivery_line(prefs, t)),
+        "quiet": esc(quiet_line(prefs, t)),
         "zone": esc(prefs.timezone),
-        "previews": "on" if prefs.previews else "off",
+        "previews": esc(_on_off(prefs.previews, t)),
     }
 
 
@@ -296,22 +338,24 @@ def _zone_edit(args: str) -> Edit:
 
 async def digest(update: Update, context: Context) -> None:
     """Switch the chat to digests at the given times, or back to instant alerts."""
-    await _command(update, context, digest_edit, DIGEST_USAGE, "This chat gets <b>{delivery}</b>.")
+    shown = N_("This chat gets <b>{delivery}</b>.")
+    await _command(update, context, digest_edit, DIGEST_USAGE, shown)
 
 
 async def quiet(update: Update, context: Context) -> None:
     """Set the chat's quiet hours, or what happens to alerts during them."""
-    await _command(update, context, quiet_edit, QUIET_USAGE, "Quiet hours: <b>{quiet}</b>.")
+    await _command(update, context, quiet_edit, QUIET_USAGE, N_("Quiet hours: <b>{quiet}</b>."))
 
 
 async def timezone(update: Update, context: Context) -> None:
     """Set the time zone the chat's digest times and quiet hours follow."""
-    await _command(update, context, _zone_edit, TIMEZONE_USAGE, "Time zone: <b>{zone}</b>.")
+    await _command(update, context, _zone_edit, TIMEZONE_USAGE, N_("Time zone: <b>{zone}</b>."))
 
 
 async def previews(update: Update, context: Context) -> None:
     """Turn link previews in the chat's alerts on or off."""
-    await _command(update, context, previews_edit, PREVIEWS_USAGE, "Link previews: {previews}.")
+    shown = N_("Link previews: {previews}.")
+    await _command(update, context, previews_edit, PREVIEWS_USAGE, shown)
 
 
 async def settings_button(update: Update, context: Context) -> None:
@@ -319,27 +363,28 @@ async def settings_button(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None or query.data is None:
         return
+    t = await chat_translator(update, context)
     message = query.message
     edit = button_edit(query.data)
     if edit is None or not isinstance(message, Message):
-        context.door.answer(query, OUT_OF_DATE)
+        context.door.answer(query, t.gettext(OUT_OF_DATE))
         return
     if not await may_manage(update, context):
-        context.door.answer(query, SETTINGS_REFUSAL, show_alert=True)
+        context.door.answer(query, t.gettext(SETTINGS_REFUSAL), show_alert=True)
         return
     chat = message.chat
     before = await context.services.preferences.get(chat.id)
     try:
         prefs = await context.services.preferences.change(chat_info(chat), edit)
     except TimeError as err:
-        context.door.answer(query, str(err), show_alert=True)
+        context.door.answer(query, err.translated(t), show_alert=True)
         return
-    context.door.answer(query, SAVED if prefs != before else None)
+    context.door.answer(query, t.gettext(SAVED) if prefs != before else None)
     if prefs != before:
         now = datetime.now(UTC)
         context.door.edit_text(
             chat.id,
             message.message_id,
-            settings_text(prefs, now),
-            reply_markup=settings_keyboard(prefs),
+            settings_text(prefs, now, t),
+            reply_markup=settings_keyboard(prefs, t),
         )

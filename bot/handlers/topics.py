@@ -21,7 +21,7 @@ from bot.i18n import ENGLISH, N_, Translator
 from bot.services.catalog import CatalogItem
 from bot.services.subscriptions import MAX_TOPICS_PER_CHAT, ChatTopic, TopicLimitError
 from bot.topics import QueryError
-from bot.topics.catalog import DEFAULT_TOPICS
+from bot.topics.catalog import BUILTIN_NAMES, catalog_label
 
 # callback_data holds at most 64 bytes (Bot API, InlineKeyboardButton): ids, never queries.
 CATALOG_DATA = "tc:"
@@ -67,19 +67,10 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-# The built-in catalog's names are translated where chats see them; operators' own are not.
-_BUILTIN_NAMES = frozenset(name for name, _ in DEFAULT_TOPICS)
-
-
-def catalog_label(name: str, t: Translator = ENGLISH) -> str:
-    """Return a catalog topic's name in the chat's language (built-in names only)."""
-    return t.gettext(name) if name in _BUILTIN_NAMES else name
-
-
 def catalog_name(raw: str, t: Translator) -> str:
     """Return the built-in name a chat wrote in its language ("Sport" → "Sports"), else raw."""
     wanted = raw.strip().casefold()
-    for name in _BUILTIN_NAMES:
+    for name in BUILTIN_NAMES:
         if t.gettext(name).casefold() == wanted:
             return name
     return raw
@@ -193,7 +184,7 @@ async def subscribe(update: Update, context: Context) -> None:
     # Nothing is sent unasked: the newest stored stories come on a press of this button.
     offer = None
     if done.topic_id is not None:
-        offer = with_backfill(None, done.topic_id, done.topic_tag)
+        offer = with_backfill(None, done.topic_id, done.topic_tag, t=t)
     context.door.reply(message, text.format(name=name) + paused, reply_markup=offer)
 
 
@@ -287,7 +278,7 @@ async def catalog_button(update: Update, context: Context) -> None:
         context.door.answer(query, shorten(stopped, ANSWER_CHARS))
     keyboard = catalog_keyboard(toggled.view.items, toggled.view.followed, t)
     if toggled.subscribed and toggled.topic_id is not None:
-        keyboard = with_backfill(keyboard, toggled.topic_id, toggled.topic_tag, toggled.name)
+        keyboard = with_backfill(keyboard, toggled.topic_id, toggled.topic_tag, toggled.name, t)
     context.door.edit_markup(chat.id, message.message_id, keyboard)
 
 

@@ -9,17 +9,20 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from bot.db import chats as chats_db
 from bot.db import preferences as prefs_db
 from bot.db.models import utcnow
 from bot.digests.items import DigestItem
 from bot.digests.times import Preferences
+from bot.i18n import Translator, negotiate, translator
 from bot.services.base import ChatInfo, Service
 from bot.services.chats import remember
 
 log = logging.getLogger(__name__)
 
-# Renders a chat's held stories as one message: (HTML, plain text).
-DigestRenderer = Callable[[Sequence[DigestItem]], tuple[str, str]]
+# Renders a chat's held stories as one message, (HTML, plain text), with the words around
+# the stories in the translator's language.
+DigestRenderer = Callable[[Sequence[DigestItem], Translator], tuple[str, str]]
 # Chats released per transaction: a crash loses none (the claim and the outbox row commit
 # together) and 10,000 chats due at one time take a few dozen transactions.
 RELEASE_BATCH = 200
@@ -93,13 +96,15 @@ def release_batch(
     due = prefs_db.due_chats(session=session, now=now, limit=limit)
     claimed = prefs_db.claim_releases(session=session, due=due, now=now)
     taken = prefs_db.take_held(session=session, chat_ids=claimed)
+    # One read for the batch: each digest speaks its chat's language (English when unset).
+    languages = chats_db.chat_languages(session=session, chat_ids=taken)
     digests = []
     stories = 0
     for chat_id in claimed:
         held = taken.get(chat_id)
         if held is None or not held.items:
             continue
-        html, plain = render(held.items)
+        html, plain = render(held.items, translator(negotiate(languages.get(chat_id))))
         digests.append((chat_id, held.thread_id, html, plain, len(held.items)))
         stories += len(held.items)
     prefs_db.queue_digests(session=session, digests=digests, now=now)

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from bot.i18n import N_
+from bot.i18n import ENGLISH, N_, Translator
 from bot.topics.query import Query, QueryError, parse_query
 
 MAX_NAME_LENGTH = 32
@@ -185,6 +185,13 @@ DEFAULT_TOPICS: tuple[tuple[str, str], ...] = (
 )
 
 DEFAULT_CATALOG: tuple[CatalogEntry, ...] = tuple(make_entry(n, q) for n, q in DEFAULT_TOPICS)
+# The built-in catalog's names are translated where chats see them; operators' own are not.
+BUILTIN_NAMES = frozenset(name for name, _ in DEFAULT_TOPICS)
+
+
+def catalog_label(name: str, t: Translator = ENGLISH) -> str:
+    """Return a catalog topic's name in the chat's language (built-in names only)."""
+    return t.gettext(name) if name in BUILTIN_NAMES else name
 
 
 def _text(value: Any, what: str) -> str:
