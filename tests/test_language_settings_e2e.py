@@ -136,3 +136,33 @@ async def test_one_release_renders_each_digest_in_its_chats_language(tmp_path: P
         assert "\nSports\n" in en.plain
         for message in (de, ru, en):
             assert "Rovers win the cup final" in message.plain
+
+
+async def test_the_language_is_chosen_in_settings_too(tmp_path: Path) -> None:
+    async with chat_bot(tmp_path, items=HISTORY) as bot:
+        menu = await bot.ask(OLGA, "/settings", "<b>⚙️ Settings for this chat</b>")
+        assert "Language: English" in menu.plain
+        assert {"✅ 🇬🇧 English", "🇩🇪 Deutsch", "🇪🇸 Español", "🇷🇺 Русский"} <= set(labels(menu))
+        answer, edit = await bot.tap(menu, "🇷🇺 Русский", user_id=OLGA)
+        # The answer and the message are already in the new language.
+        assert answer.text is not None and "Settings" not in (edit.plain if edit else "")
+        assert edit is not None and "Язык: Русский" in edit.plain
+        assert "✅ 🇷🇺 Русский" in labels(bot.current(menu))
+        # The choice is the chat's language from now on, as with /language.
+        await bot.ask(OLGA, "/help", "<b>")
+        helped = bot.telegram.messages(OLGA)[-1]
+        assert "What I do" not in helped.plain
+        # A forged language is out of date and changes nothing.
+        tg = bot.telegram
+        query_id = tg.send_callback_update(
+            chat_id=OLGA, user_id=OLGA, message_id=menu.message_id, data="st:lang:xx"
+        )
+        bot.deliver()
+        answer = await bot.wait_for(
+            lambda: next(
+                (a for a in tg.callback_answers() if a.callback_query_id == query_id), None
+            )
+        )
+        assert answer.text is not None and "Settings" not in answer.text
+        rows = bot.db("select language from chat where id = :chat", chat=OLGA)
+        assert rows == [("ru",)]

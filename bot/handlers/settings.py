@@ -24,14 +24,33 @@ from bot.digests.times import (
     parse_times,
 )
 from bot.digests.zones import ZoneError, resolve_zone, zone
-from bot.handlers.context import Context, chat_info, chat_translator, command_text, reply
+from bot.handlers.context import (
+    Context,
+    chat_info,
+    chat_language,
+    chat_translator,
+    command_text,
+    reply,
+)
 from bot.handlers.guard import may_manage
 from bot.handlers.topics import OUT_OF_DATE
-from bot.i18n import DEFAULT, ENGLISH, N_, Translator
+from bot.i18n import (
+    DEFAULT,
+    ENGLISH,
+    FLAGS,
+    N_,
+    NAMES,
+    SUPPORTED,
+    Translator,
+    parse_language,
+    translator,
+)
 
 Edit = Callable[[Preferences], Preferences]
 
 SETTINGS_DATA = "st:"
+# A language button's data after SETTINGS_DATA: the language is the chat's, not a preference.
+LANG = "lang:"
 # Offered as buttons; any other time or zone can be typed (/digest, /timezone).
 DIGEST_CHOICES = (time(7), time(8), time(12), time(18), time(21))
 QUIET_CHOICES = ((time(22), time(7)), (time(23), time(8)))
@@ -108,7 +127,9 @@ def _when(moment: datetime, t: Translator) -> str:
     return f"{day}, {moment:%H:%M}"
 
 
-def settings_text(prefs: Preferences, now: datetime, t: Translator = ENGLISH) -> str:
+def settings_text(
+    prefs: Preferences, now: datetime, t: Translator = ENGLISH, language: str | None = None
+) -> str:
     """Return the /settings message: every preference, and when the next digest comes."""
     local = now.astimezone(zone(prefs.timezone))
     lines = [
@@ -122,6 +143,8 @@ def settings_text(prefs: Preferences, now: datetime, t: Translator = ENGLISH) ->
             previews=esc(_on_off(prefs.previews, t))
         ),
     ]
+    if language in NAMES:
+        lines.append(t.gettext("Language: <b>{language}</b>").format(language=NAMES[language]))
     due = next_release(prefs, now, held=False)
     if due is not None:
         when = _when(due.astimezone(zone(prefs.timezone)), t)
@@ -137,7 +160,9 @@ def _button(label: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=SETTINGS_DATA + data)
 
 
-def settings_keyboard(prefs: Preferences, t: Translator = ENGLISH) -> InlineKeyboardMarkup:
+def settings_keyboard(
+    prefs: Preferences, t: Translator = ENGLISH, language: str | None = None
+) -> InlineKeyboardMarkup:
     """Return the /settings buttons, ✅ on the current choices."""
     digest = prefs.mode == DIGEST
     if prefs.previews:
@@ -181,6 +206,12 @@ def settings_keyboard(prefs: Preferences, t: Translator = ENGLISH) -> InlineKeyb
         ],
         [_button(previews, "pv:off" if prefs.previews else "pv:on")],
     ]
+    if language is not None:
+        languages = [
+            _button(_mark(f"{FLAGS[code]} {NAMES[code]}", code == language), f"{LANG}{code}")
+            for code in SUPPORTED
+        ]
+        rows += [languages[i : i + 2] for i in range(0, len(languages), 2)]
     return InlineKeyboardMarkup(rows)
 
 
@@ -285,13 +316,14 @@ async def settings(update: Update, context: Context) -> None:
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
-    t = await chat_translator(update, context)
+    current = await chat_language(update, context)
+    t = translator(current)
     prefs = await context.services.preferences.get(chat.id)
     now = datetime.now(UTC)
     context.door.reply(
         message,
-        settings_text(prefs, now, t),
-        reply_markup=settings_keyboard(prefs, t),
+        settings_text(prefs, now, t, current),
+        reply_markup=settings_keyboard(prefs, t, current),
         link_preview=False,
     )
 
@@ -365,6 +397,9 @@ async def settings_button(update: Update, context: Context) -> None:
         return
     t = await chat_translator(update, context)
     message = query.message
+    if query.data.startswith(SETTINGS_DATA + LANG):
+        await _language_button(update, context, query.data)
+        return
     edit = button_edit(query.data)
     if edit is None or not isinstance(message, Message):
         context.door.answer(query, t.gettext(OUT_OF_DATE))
@@ -382,9 +417,39 @@ async def settings_button(update: Update, context: Context) -> None:
     context.door.answer(query, t.gettext(SAVED) if prefs != before else None)
     if prefs != before:
         now = datetime.now(UTC)
+        current = await chat_language(update, context)
         context.door.edit_text(
             chat.id,
             message.message_id,
-            settings_text(prefs, now, t),
-            reply_markup=settings_keyboard(prefs, t),
+            settings_text(prefs, now, t, current),
+            reply_markup=settings_keyboard(prefs, t, current),
+        )
+
+
+async def _language_button(update: Update, context: Context, data: str) -> None:
+    """Switch the chat's language from /settings and show the settings in it."""
+    query = update.callback_query
+    assert query is not None
+    message = query.message
+    code = parse_language(data.removeprefix(SETTINGS_DATA + LANG))
+    if code is None or not isinstance(message, Message):
+        context.door.answer(query, (await chat_translator(update, context)).gettext(OUT_OF_DATE))
+        return
+    if not await may_manage(update, context):
+        t = await chat_translator(update, context)
+        context.door.answer(query, t.gettext(SETTINGS_REFUSAL), show_alert=True)
+        return
+    chat = message.chat
+    before = await chat_language(update, context)
+    await context.services.chats.set_language(chat_info(chat), code)
+    context.bot_data.languages.put(chat.id, code)
+    t = translator(code)
+    context.door.answer(query, t.gettext(SAVED) if code != before else None)
+    if code != before:
+        prefs = await context.services.preferences.get(chat.id)
+        context.door.edit_text(
+            chat.id,
+            message.message_id,
+            settings_text(prefs, datetime.now(UTC), t, code),
+            reply_markup=settings_keyboard(prefs, t, code),
         )
