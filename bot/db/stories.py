@@ -257,42 +257,64 @@ def edit_payloads(
     """Read what claimed edit rows need; mark their chats' edits as no longer queued.
 
     Per row: the payload, "wait" while the alert is not sent yet, or None when there is
-    no alert to edit (it failed, or its outcome is unknown).
+    no alert to edit (it failed, or its outcome is unknown). A claim reads its rows'
+    alerts, stories and sources in a few queries, not a few per row.
     """
+    if not rows:
+        return {}
+    story_ids = {int(r.story_id) for r in rows if r.story_id is not None}
+    chat_ids = {r.chat_id for r in rows}
+    in_rows = (col(Delivery.story_id).in_(story_ids), col(Delivery.chat_id).in_(chat_ids))
+    # A chat re-alerted after its first alert failed has two: the newest is the one shown.
+    alerts: dict[tuple[int, int], Delivery] = {}
+    found = session.exec(
+        select(Delivery)
+        .where(*in_rows, col(Delivery.entry_id).is_not(None))
+        .order_by(col(Delivery.id))
+    )
+    for sent in found:
+        assert sent.story_id is not None
+        alerts[(sent.chat_id, sent.story_id)] = sent
+    gone = {
+        (int(chat), int(story))
+        for chat, story in session.execute(
+            sa.select(col(Delivery.chat_id), col(Delivery.story_id)).where(
+                *in_rows,
+                col(Delivery.entry_id).is_(None),
+                col(Delivery.state) == DeliveryState.FAILED,
+                sa.func.lower(col(Delivery.last_error)).like(f"%{EDIT_TARGET_GONE}%"),
+            )
+        )
+    }
+    members: dict[int, list[Entry]] = {story: [] for story in story_ids}
+    stmt = (
+        select(Entry)
+        .where(col(Entry.story_id).in_(story_ids))
+        .order_by(col(Entry.seen_at), col(Entry.id))
+    )
+    for member in session.exec(stmt):
+        assert member.story_id is not None
+        members[member.story_id].append(member)
+    names = feed_names(
+        session=session, feed_ids={e.feed_id for group in members.values() for e in group}
+    )
     result: dict[int, EditPayload | str | None] = {}
+    done: dict[int, list[int]] = {}  # story -> chats whose edit goes now (or never)
     for row in rows:
         assert row.id is not None and row.story_id is not None
-        alert = session.exec(
-            select(Delivery).where(
-                Delivery.chat_id == row.chat_id,
-                Delivery.story_id == row.story_id,
-                col(Delivery.entry_id).is_not(None),
-            )
-        ).first()
+        key = (row.chat_id, row.story_id)
+        alert = alerts.get(key)
         if alert is not None and alert.state in OPEN_STATES:
             result[row.id] = "wait"
             continue
-        # Sources that join from here on queue the next edit.
-        session.execute(
-            sa.update(StoryChat)
-            .where(col(StoryChat.story_id) == row.story_id, col(StoryChat.chat_id) == row.chat_id)
-            .values(edit_queued=False, edited_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        entry = session.get(Entry, alert.entry_id) if alert is not None else None
-        if alert is None or alert.message_id is None or entry is None or _gone(session, row):
+        done.setdefault(row.story_id, []).append(row.chat_id)
+        group = members.get(row.story_id, [])
+        entry = next((e for e in group if alert is not None and e.id == alert.entry_id), None)
+        if alert is None or alert.message_id is None or entry is None or key in gone:
             result[row.id] = None
             continue
-        members = list(
-            session.exec(
-                select(Entry)
-                .where(Entry.story_id == row.story_id)
-                .order_by(col(Entry.seen_at), col(Entry.id))
-            )
-        )
-        names = feed_names(session=session, feed_ids={e.feed_id for e in [entry, *members]})
         others = [
-            Source(name=names.get(e.feed_id, ""), link=e.link) for e in members if e.id != entry.id
+            Source(name=names.get(e.feed_id, ""), link=e.link) for e in group if e.id != entry.id
         ]
         result[row.id] = EditPayload(
             message_id=int(alert.message_id),
@@ -301,19 +323,15 @@ def edit_payloads(
             others=others,
             topic_ids=alert.topic_ids,
         )
+    # Sources that join from here on queue the next edit.
+    for story_id, chats in done.items():
+        session.execute(
+            sa.update(StoryChat)
+            .where(col(StoryChat.story_id) == story_id, col(StoryChat.chat_id).in_(chats))
+            .values(edit_queued=False, edited_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return result
-
-
-def _gone(session: Session, row: Delivery) -> bool:
-    """Tell whether an earlier edit found the chat's alert deleted: no point trying again."""
-    stmt = sa.select(col(Delivery.id)).where(
-        col(Delivery.chat_id) == row.chat_id,
-        col(Delivery.story_id) == row.story_id,
-        col(Delivery.entry_id).is_(None),
-        col(Delivery.state) == DeliveryState.FAILED,
-        sa.func.lower(col(Delivery.last_error)).like(f"%{EDIT_TARGET_GONE}%"),
-    )
-    return session.execute(stmt.limit(1)).first() is not None
 
 
 # --- /latest, /stats, pruning -------------------------------------------------------------
