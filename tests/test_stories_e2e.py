@@ -91,6 +91,7 @@ async def test_two_feeds_one_event_one_alert_then_an_edit(tmp_path: Path) -> Non
         bot.publish(story(2, QUAKE, f"{QUAKE}. Rescue teams are at work."))
         first = await alert_to(bot, ALICE, QUAKE, mark)
         assert "Also:" not in first.plain
+        assert "🔔 Your topic: earthquake" in first.plain and first.buttons
 
         # The same event in other words, minutes later, from another feed: Alice's alert is
         # edited to name it (linked); Bob follows a word only this report has: one alert.
@@ -100,6 +101,9 @@ async def test_two_feeds_one_event_one_alert_then_an_edit(tmp_path: Path) -> Non
         assert "https://other.example.net/news/1" in edit.links
         assert edit.plain.startswith(QUAKE)
         assert edit.parse_mode == "HTML"
+        # The edit keeps what the chat's alert carried: its topics line and its buttons.
+        assert "🔔 Your topic: earthquake" in edit.plain
+        assert bot.current(first).buttons == first.buttons
         await alert_to(bot, BOB, QUAKE_2, mark)
         # A third, unrelated story alerts as usual.
         bot.publish(story(3, BUDGET))

@@ -266,6 +266,14 @@ class OutboxLanes:
         """
         now = utcnow()
         found = stories_db.edit_payloads(session=session, rows=rows, now=now)
+        matched = {
+            row_id: parse_topic_ids(payload.topic_ids)
+            for row_id, payload in found.items()
+            if isinstance(payload, stories_db.EditPayload)
+        }
+        refs = mutes.topic_refs(
+            session=session, topic_ids=(i for ids in matched.values() for i in ids)
+        )
         jobs: list[Job] = []
         done: list[outbox.SendResult] = []
         for row in rows:
@@ -284,9 +292,7 @@ class OutboxLanes:
                 others, more = also_sources(payload.others, alerted=alerted)
                 t = translator(self._payloads.language(row.chat_id))
                 html, plain = edited_alert(alert, others, more, alert_html=self._alert_html, t=t)
-                ids = parse_topic_ids(payload.topic_ids)
-                refs = mutes.topic_refs(session=session, topic_ids=ids)
-                topics = [(i, refs[i].tag, refs[i].label) for i in ids if i in refs]
+                topics = [(i, refs[i].tag, refs[i].label) for i in matched[row.id] if i in refs]
                 html, plain, markup = personalize(html, plain, topics, t)
                 _, previews = self._payloads.send_options(row.chat_id)
                 jobs.append(
