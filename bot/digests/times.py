@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
-from bot.digests.zones import Explained, zone
-from bot.i18n import N_
+from bot.digests.zones import zone
+from bot.i18n import N_, Explained
 
 INSTANT = "instant"
 DIGEST = "digest"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import zoneinfo
 
-from bot.i18n import ENGLISH, N_, Translator
+from bot.i18n import N_, Explained
 
 MAX_ZONE_CHARS = 64
 
@@ -40,22 +40,6 @@ CITIES = {
     "utc": "UTC",
     "z": "UTC",
 }
-
-
-class Explained(ValueError):
-    """Bad input whose message is marked for translation; `values` fill its {placeholders}.
-
-    ``str(error)`` says it in English, `translated(t)` in a chat's language.
-    """
-
-    def __init__(self, message: str, **values: object) -> None:
-        self.message = message
-        self.values = values
-        super().__init__(message.format(**values))
-
-    def translated(self, t: Translator = ENGLISH) -> str:
-        """Return the message in the translator's language."""
-        return t.gettext(self.message).format(**self.values)
 
 
 class ZoneError(Explained):

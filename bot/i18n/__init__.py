@@ -58,6 +58,23 @@ def N_(message: str) -> str:
     return message
 
 
+class Explained(ValueError):
+    """Bad input whose message is made of texts marked for translation (N_).
+
+    `values` fill their {placeholders}. ``str(error)`` says it in English,
+    `translated(t)` in a chat's language.
+    """
+
+    def __init__(self, *parts: str, **values: object) -> None:
+        self.parts = parts
+        self.values = values
+        super().__init__("".join(parts).format(**values))
+
+    def translated(self, t: Translator = ENGLISH) -> str:
+        """Return the message in the translator's language."""
+        return "".join(t.gettext(part) for part in self.parts).format(**self.values)
+
+
 def negotiate(code: str | None) -> str:
     """Return the supported language for a Telegram language code ("de-AT" → "de").
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from itertools import chain, pairwise
 from typing import TYPE_CHECKING, TypeAlias
 
-from bot.i18n import N_
+from bot.i18n import N_, Explained
 
 if TYPE_CHECKING:
-    from bot.i18n import Translator
+    pass
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 10
@@ -138,21 +138,11 @@ _PLAIN_PUNCTUATION = (
 _NO_STEM = frozenset({"news"})
 
 
-class QueryError(ValueError):
+class QueryError(Explained):
     """A query that must be rewritten; ``str(error)`` tells the user how (in English).
 
-    `parts` are texts marked for translation, `values` fill their {placeholders}:
     `translated(t)` says the same in a chat's language.
     """
-
-    def __init__(self, *parts: str, **values: object) -> None:
-        self.parts = parts
-        self.values = values
-        super().__init__("".join(parts).format(**values))
-
-    def translated(self, t: Translator) -> str:
-        """Return the message in the translator's language."""
-        return "".join(t.gettext(part) for part in self.parts).format(**self.values)
 
 
 @dataclass(frozen=True, slots=True)
