@@ -7,7 +7,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -21,11 +21,11 @@ from bot.db.models import Delivery, utcnow
 from bot.delivery.alert_buttons import parse_topic_ids, personalize
 from bot.delivery.jobs import Job, SenderConfig, new_sender_id
 from bot.delivery.pacing import Pacer
-from bot.delivery.payload import Payloads
-from bot.delivery.render import Alert, AlertHtml
+from bot.delivery.payload import Payloads, entry_alert
+from bot.delivery.render import AlertHtml
 from bot.delivery.results import Results
 from bot.delivery.story_edits import edited_alert
-from bot.i18n import translator
+from bot.i18n import Translator, translator
 from bot.ops import metrics
 from bot.stories.alerts import Source, also_sources
 
@@ -234,27 +234,42 @@ class OutboxLanes:
                     )
                 )
                 continue
-            quiet, previews = self._payloads.send_options(row.chat_id)
-            topics = [(i, refs[i].tag, refs[i].label) for i in matched.get(row.id, ()) if i in refs]
             t = translator(self._payloads.language(row.chat_id))
-            html, plain, markup = personalize(texts[0], texts[1], topics, t)
-            jobs.append(
-                Job(
-                    delivery_id=row.id,
-                    chat_id=row.chat_id,
-                    thread_id=row.thread_id,
-                    attempts=row.attempts,
-                    html=html,
-                    plain=plain,
-                    is_broadcast=row.broadcast_id is not None,
-                    silent=quiet,
-                    previews=previews,
-                    reply_markup=markup,
-                )
-            )
+            jobs.append(self._chat_job(row, texts, matched.get(row.id, []), refs, t))
         if nothing:
             outbox.record_results(session=session, owner=self.id, results=nothing)
         return jobs
+
+    def _chat_job(
+        self,
+        row: Delivery,
+        texts: tuple[str, str],
+        topic_ids: Sequence[int],
+        refs: Mapping[int, mutes.TopicRef],
+        t: Translator,
+        *,
+        edit_message_id: int | None = None,
+    ) -> Job:
+        """Return the job sending (or editing) a row's message as its chat gets it: the
+        chat's matched topics and their buttons, its language, quiet hours and previews."""
+        assert row.id is not None
+        topics = [(i, refs[i].tag, refs[i].label) for i in topic_ids if i in refs]
+        html, plain, markup = personalize(texts[0], texts[1], topics, t)
+        quiet, previews = self._payloads.send_options(row.chat_id)
+        return Job(
+            delivery_id=row.id,
+            chat_id=row.chat_id,
+            thread_id=row.thread_id,
+            attempts=row.attempts,
+            html=html,
+            plain=plain,
+            is_broadcast=row.broadcast_id is not None,
+            # An edit never notifies: quiet hours only matter for new messages.
+            silent=quiet and edit_message_id is None,
+            previews=previews,
+            reply_markup=markup,
+            edit_message_id=edit_message_id,
+        )
 
     def _edit_jobs(
         self, session: Session, rows: list[Delivery]
@@ -281,32 +296,14 @@ class OutboxLanes:
             payload = found.get(row.id)
             if isinstance(payload, stories_db.EditPayload):
                 entry = payload.entry
-                alert = Alert(
-                    title=entry.title,
-                    summary=entry.summary,
-                    link=entry.link,
-                    source=payload.source,
-                    published=entry.published_at or entry.seen_at,
-                )
+                alert = entry_alert(entry, payload.source)
                 alerted = Source(name=payload.source, link=entry.link)
                 others, more = also_sources(payload.others, alerted=alerted)
                 t = translator(self._payloads.language(row.chat_id))
-                html, plain = edited_alert(alert, others, more, alert_html=self._alert_html, t=t)
-                topics = [(i, refs[i].tag, refs[i].label) for i in matched[row.id] if i in refs]
-                html, plain, markup = personalize(html, plain, topics, t)
-                _, previews = self._payloads.send_options(row.chat_id)
+                texts = edited_alert(alert, others, more, alert_html=self._alert_html, t=t)
                 jobs.append(
-                    Job(
-                        delivery_id=row.id,
-                        chat_id=row.chat_id,
-                        thread_id=row.thread_id,
-                        attempts=row.attempts,
-                        html=html,
-                        plain=plain,
-                        is_broadcast=False,
-                        previews=previews,
-                        reply_markup=markup,
-                        edit_message_id=payload.message_id,
+                    self._chat_job(
+                        row, texts, matched[row.id], refs, t, edit_message_id=payload.message_id
                     )
                 )
             elif payload == "wait":

@@ -67,13 +67,7 @@ class Payloads:
         )
         for entry_id, e in entries.items():
             self.entries[entry_id] = e
-            self._alerts[entry_id] = Alert(
-                title=e.title,
-                summary=e.summary,
-                link=e.link,
-                source=names.get(e.feed_id, ""),
-                published=e.published_at or e.seen_at,
-            )
+            self._alerts[entry_id] = entry_alert(e, names.get(e.feed_id, ""))
         for bc_id, bc in broadcasts.items():
             self._broadcast_texts[bc_id] = (
                 render_broadcast(bc.text),
@@ -110,3 +104,14 @@ class Payloads:
             html = self._alert_html(alert, translator(lang))
             texts = self._alert_texts[(entry_id, lang)] = (html, render_plain(alert))
         return texts
+
+
+def entry_alert(entry: Entry, source: str) -> Alert:
+    """Return a stored entry as its alert, `source` being its feed's name."""
+    return Alert(
+        title=entry.title,
+        summary=entry.summary,
+        link=entry.link,
+        source=source,
+        published=entry.published_at or entry.seen_at,
+    )
