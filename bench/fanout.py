@@ -41,9 +41,9 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from bot.db import feeds as feeds_db  # noqa: E402
-from bot.db import migrate, outbox, subscriptions  # noqa: E402
+from bot.db import migrate, mutes, outbox  # noqa: E402
 from bot.db.engine import make_engine, session_scope  # noqa: E402
-from bot.db.models import Chat, Delivery, Entry, Subscription, Topic  # noqa: E402
+from bot.db.models import Chat, Delivery, Entry, Subscription, Topic, utcnow  # noqa: E402
 from tests.support.telegram_api import ClockedTelegram, FakeTelegram  # noqa: E402
 
 TITLE = "Dam gates opened as river rises"
@@ -136,8 +136,10 @@ def seed(engine: Engine, chats: int) -> tuple[list[int], float]:
         )
         s.add(entry)
         s.flush()
-        found = subscriptions.subscribers_for_topics(session=s, topic_ids=[topic.id or 0])
-        outbox.enqueue_entry(session=s, entry_id=entry.id or 0, chats=found)
+        # Who the watcher would alert: the topic's active chats that did not mute it.
+        found = mutes.recipients(session=s, topic_ids=[topic.id or 0], now=utcnow())
+        chats = {chat: thread for chat, (thread, _) in found.items()}
+        outbox.enqueue_entry(session=s, entry_id=entry.id or 0, chats=chats)
     return ids, time.perf_counter() - started
 
 

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.db import catalog, subscriptions
+from bot.db import catalog, mutes, subscriptions
 from bot.db import chats as chats_db
 from bot.db.engine import session_scope
-from bot.db.models import Topic
+from bot.db.models import Topic, utcnow
 from bot.services.base import ChatInfo
 from bot.services.subscriptions import Subscriptions
 from bot.topics import parse_query
@@ -88,9 +88,8 @@ async def test_a_file_replaces_the_catalog_and_keeps_its_chats(engine: Engine) -
     with session_scope(engine) as s:
         assert subscriptions.chat_canonicals(session=s, chat_id=CHAT) == {"hockey OR sport"}
         # The thread the chat chose stays with it.
-        assert subscriptions.subscribers_for_topics(session=s, topic_ids=[listed[0].topic_id]) == {
-            CHAT: 3
-        }
+        found = mutes.recipients(session=s, topic_ids=[listed[0].topic_id], now=utcnow())
+        assert {chat: thread for chat, (thread, _) in found.items()} == {CHAT: 3}
     # Applying the same file again changes nothing.
     with session_scope(engine) as s:
         report = catalog.sync_catalog(session=s, entries=entries, replace=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -107,19 +106,3 @@ def chat_canonicals(*, session: Session, chat_id: int) -> set[str]:
         .where(Subscription.chat_id == chat_id)
     )
     return set(session.exec(stmt))
-
-
-def subscribers_for_topics(*, session: Session, topic_ids: Iterable[int]) -> dict[int, int | None]:
-    """Return {chat_id: thread_id} of active chats subscribed to any of the topics."""
-    ids = list(set(topic_ids))
-    chats: dict[int, int | None] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        stmt = (
-            select(Subscription.chat_id, Subscription.thread_id)
-            .join(Chat, col(Chat.id) == col(Subscription.chat_id))
-            .where(col(Subscription.topic_id).in_(chunk), col(Chat.active))
-        )
-        for chat_id, thread_id in session.exec(stmt):
-            chats.setdefault(chat_id, thread_id)
-    return chats

@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.db import outbox, subscriptions
+from bot.db import mutes, outbox
 from bot.db.engine import session_scope
-from bot.db.models import Chat, Entry, Subscription, Topic
+from bot.db.models import Chat, Entry, Subscription, Topic, utcnow
 from tests.support.bot_process import bot_env
 from tests.support.telegram_api import FakeTelegram
 
@@ -41,8 +41,10 @@ def queue_alert(engine: Engine, chats: Sequence[int], *, word: str, title: str) 
         )
         s.add(entry)
         s.flush()
-        found = subscriptions.subscribers_for_topics(session=s, topic_ids=[topic.id or 0])
-        outbox.enqueue_entry(session=s, entry_id=entry.id or 0, chats=found)
+        # Who the watcher would alert: the topic's active chats that did not mute it.
+        found = mutes.recipients(session=s, topic_ids=[topic.id or 0], now=utcnow())
+        chats = {chat: thread for chat, (thread, _) in found.items()}
+        outbox.enqueue_entry(session=s, entry_id=entry.id or 0, chats=chats)
 
 
 def feed_items(stories: Sequence[tuple[str, str]], *, prefix: str) -> list[dict[str, Any]]:
